@@ -1,0 +1,196 @@
+//! The configuration file (TOML).
+//!
+//! ```toml
+//! [server]
+//! host = "127.0.0.1"
+//! port = 5433
+//! max_connections = 100
+//!
+//! [users.analyst]
+//! # a PostgreSQL SCRAM-SHA-256 verifier, as `huaxiang passwd analyst` writes it
+//! password = "SCRAM-SHA-256$4096:...$...:..."
+//! admin = false
+//! ```
+//!
+//! Unknown keys are errors, so a typo does not silently leave a setting at its default.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::server::auth::ScramVerifier;
+
+/// The default user of a data dir without configured users.
+pub const DEFAULT_USER: &str = "huaxiang";
+pub const DEFAULT_PASSWORD: &str = "huaxiang";
+pub const DEFAULT_PORT: u16 = 5433;
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const CONFIG_FILE_NAME: &str = "huaxiang.toml";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub users: BTreeMap<String, UserConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    /// Connections beyond this are refused (0 or absent: no limit).
+    pub max_connections: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// A SCRAM-SHA-256 verifier in PostgreSQL's format (never the password itself).
+    pub password: String,
+    /// Admins may run DDL (and, later, train models and read server files).
+    #[serde(default)]
+    pub admin: bool,
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        for (name, user) in &config.users {
+            if user.password.trim().is_empty() {
+                anyhow::bail!("user {name} has no password; run `huaxiang passwd {name}`");
+            }
+            ScramVerifier::parse(&user.password).map_err(|e| {
+                anyhow::anyhow!(
+                    "user {name}: password is not a SCRAM-SHA-256 verifier ({e}); \
+                     set it with `huaxiang passwd {name}`"
+                )
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// The config file to use: the one given, else `<data dir>/huaxiang.toml` when it exists.
+    pub fn locate(explicit: Option<&Path>, data_dir: &Path) -> Option<PathBuf> {
+        match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => {
+                let p = data_dir.join(CONFIG_FILE_NAME);
+                p.exists().then_some(p)
+            }
+        }
+    }
+}
+
+/// Sets a user's password verifier in a config file, keeping its comments and layout.
+pub fn set_user_password(
+    path: &Path,
+    user: &str,
+    verifier: &str,
+    admin: bool,
+) -> anyhow::Result<()> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => anyhow::bail!("cannot read config file {}: {e}", path.display()),
+    };
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+    let users = doc
+        .entry("users")
+        .or_insert(toml_edit::Item::Table(toml_edit::Table::new()));
+    let Some(users) = users.as_table_mut() else {
+        anyhow::bail!("config file {}: `users` is not a table", path.display());
+    };
+    users.set_implicit(true);
+    let entry = users
+        .entry(user)
+        .or_insert(toml_edit::Item::Table(toml_edit::Table::new()));
+    let Some(entry) = entry.as_table_mut() else {
+        anyhow::bail!(
+            "config file {}: users.{user} is not a table",
+            path.display()
+        );
+    };
+    entry["password"] = toml_edit::value(verifier);
+    entry["admin"] = toml_edit::value(admin);
+    let new_text = doc.to_string();
+    // Check that what we write can be read back before replacing the file.
+    Config::parse(&new_text)?;
+    write_atomically(path, new_text.as_bytes())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("config"),
+        std::process::id()
+    ));
+    let mut file = fs::File::create(&tmp)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::parse("[server]\nprot = 5433\n").unwrap_err();
+        assert!(err.to_string().contains("prot"), "{err}");
+        let err = Config::parse("colour = 1\n").unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn users_need_a_scram_verifier() {
+        let err = Config::parse("[users.a]\npassword = \"secret\"\n").unwrap_err();
+        assert!(err.to_string().contains("SCRAM"), "{err}");
+        let err = Config::parse("[users.a]\npassword = \"\"\n").unwrap_err();
+        assert!(err.to_string().contains("no password"), "{err}");
+    }
+
+    #[test]
+    fn set_user_password_keeps_comments_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huaxiang.toml");
+        fs::write(&path, "# my settings\n[server]\nport = 6000\n").unwrap();
+        let verifier = crate::server::auth::make_verifier("pw");
+        set_user_password(&path, "analyst", &verifier, false).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# my settings"));
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.server.port, Some(6000));
+        assert_eq!(config.users["analyst"].password, verifier);
+    }
+}

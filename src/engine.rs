@@ -1,0 +1,321 @@
+//! The one door: [`Engine::open`] builds the DataFusion session every front end uses (the
+//! Postgres-wire server and `huaxiang sql`), and [`Engine`] runs the statements the durable
+//! catalog owns (CREATE/DROP TABLE, VIEW, EXTERNAL TABLE).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::common::config::Dialect;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog;
+use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use deltalake::delta_datafusion::planner::DeltaPlanner;
+
+use crate::catalog::{Catalog, DATABASE, PUBLIC_SCHEMA, RelationKind};
+use crate::error::{SqlError, codes};
+
+/// Where the engine keeps its data.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub data_dir: PathBuf,
+    /// Create the data dir if it does not exist (`serve`, `demo`); `sql` wants an existing one.
+    pub create_data_dir: bool,
+}
+
+impl EngineOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            create_data_dir: true,
+        }
+    }
+}
+
+/// The result of one statement.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A query: rows to stream.
+    Rows(DataFrame),
+    /// A command: its PostgreSQL command tag.
+    Command(CommandTag),
+}
+
+/// A PostgreSQL command tag, e.g. `CREATE TABLE`, `SELECT 5` (for CREATE TABLE AS), `INSERT 0 3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandTag {
+    pub command: String,
+    pub rows: Option<usize>,
+}
+
+impl CommandTag {
+    fn new(command: &str) -> Self {
+        Self {
+            command: command.to_string(),
+            rows: None,
+        }
+    }
+
+    fn with_rows(command: &str, rows: usize) -> Self {
+        Self {
+            command: command.to_string(),
+            rows: Some(rows),
+        }
+    }
+}
+
+impl std::fmt::Display for CommandTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.command.as_str(), self.rows) {
+            ("INSERT", Some(n)) => write!(f, "INSERT 0 {n}"),
+            (c, Some(n)) => write!(f, "{c} {n}"),
+            (c, None) => f.write_str(c),
+        }
+    }
+}
+
+/// A statement the durable catalog executes itself, parsed from its exact text.
+#[derive(Debug)]
+pub struct OwnedDdl {
+    statement: DfStatement,
+    cascade: bool,
+}
+
+/// The engine over one data dir.
+pub struct Engine {
+    ctx: SessionContext,
+    catalog: Arc<Catalog>,
+    compat: PostgresCompatibilityParser,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("data_dir", &self.catalog.data_dir())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the data dir and builds the session: catalog, `pg_catalog`, and every function of
+    /// the `udfs` crate. Nothing registers tables or functions anywhere else.
+    pub async fn open(options: &EngineOptions) -> Result<Arc<Self>> {
+        let catalog = Catalog::open(&options.data_dir, options.create_data_dir)
+            .map_err(SqlError::into_datafusion)?;
+        let ctx = build_session(&catalog)?;
+        catalog.load(&ctx.state()).await?;
+        Ok(Arc::new(Self {
+            ctx,
+            catalog,
+            compat: PostgresCompatibilityParser::new(),
+        }))
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.catalog.data_dir()
+    }
+
+    /// Picks up DDL another process made on the same data dir since the last statement.
+    pub async fn refresh(&self) -> Result<()> {
+        self.catalog.refresh_if_changed(&self.ctx.state()).await
+    }
+
+    /// Parses `text` and returns it when it is DDL the catalog owns.
+    pub fn owned_ddl(&self, text: &str) -> Option<OwnedDdl> {
+        let state = self.ctx.state();
+        let statement = state.sql_to_statement(text, &Dialect::PostgreSQL).ok()?;
+        let cascade = match &statement {
+            DfStatement::CreateExternalTable(_) => false,
+            DfStatement::Statement(s) => match s.as_ref() {
+                Statement::CreateTable(_) | Statement::CreateView(_) => false,
+                Statement::Drop {
+                    object_type: ObjectType::Table | ObjectType::View,
+                    cascade,
+                    ..
+                } => *cascade,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(OwnedDdl { statement, cascade })
+    }
+
+    /// Plans an owned DDL statement without running it (for the extended protocol's Parse).
+    pub async fn plan_owned(&self, ddl: &OwnedDdl) -> Result<LogicalPlan> {
+        let state = self.ctx.state();
+        state.statement_to_plan(ddl.statement.clone()).await
+    }
+
+    /// The sqlparser statement for an owned DDL, as the extended-protocol statement cache wants.
+    pub fn owned_statement(&self, ddl: &OwnedDdl) -> Statement {
+        match &ddl.statement {
+            DfStatement::Statement(s) => s.as_ref().clone(),
+            DfStatement::CreateExternalTable(cmd) => {
+                use datafusion::sql::sqlparser::ast::helpers::stmt_create_table::CreateTableBuilder;
+                use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
+                let name = ObjectName::from(vec![Ident::new(cmd.name.to_string())]);
+                CreateTableBuilder::new(name).external(true).build().into()
+            }
+            // owned_ddl only returns the two kinds above.
+            _ => Statement::Commit {
+                chain: false,
+                end: false,
+                modifier: None,
+            },
+        }
+    }
+
+    /// Runs an owned DDL statement; `text` is the statement exactly as written.
+    pub async fn execute_owned(&self, text: &str, ddl: OwnedDdl) -> Result<CommandTag> {
+        self.refresh().await?;
+        let state = self.ctx.state();
+        let cascade = ddl.cascade;
+        let plan = state.statement_to_plan(ddl.statement).await?;
+        let LogicalPlan::Ddl(ddl) = plan else {
+            return Err(DataFusionError::Internal(
+                "owned DDL did not plan to a DDL statement".to_string(),
+            ));
+        };
+        match ddl {
+            DdlStatement::CreateMemoryTable(cmd) => {
+                let is_ctas = !matches!(cmd.input.as_ref(), LogicalPlan::EmptyRelation(_));
+                let rows = self.catalog.create_table(&cmd, &state).await?;
+                Ok(match (is_ctas, rows) {
+                    (true, Some(n)) => CommandTag::with_rows("SELECT", n),
+                    _ => CommandTag::new("CREATE TABLE"),
+                })
+            }
+            DdlStatement::CreateView(cmd) => {
+                self.catalog.create_view(&cmd, text, &state).await?;
+                Ok(CommandTag::new("CREATE VIEW"))
+            }
+            DdlStatement::CreateExternalTable(cmd) => {
+                self.catalog
+                    .create_external_table(&cmd, text, &state)
+                    .await?;
+                Ok(CommandTag::new("CREATE EXTERNAL TABLE"))
+            }
+            DdlStatement::DropTable(cmd) => {
+                self.catalog
+                    .drop_relation(
+                        &cmd.name,
+                        RelationKind::Table,
+                        cmd.if_exists,
+                        cascade,
+                        &state,
+                    )
+                    .await?;
+                Ok(CommandTag::new("DROP TABLE"))
+            }
+            DdlStatement::DropView(cmd) => {
+                self.catalog
+                    .drop_relation(
+                        &cmd.name,
+                        RelationKind::View,
+                        cmd.if_exists,
+                        cascade,
+                        &state,
+                    )
+                    .await?;
+                Ok(CommandTag::new("DROP VIEW"))
+            }
+            other => Err(SqlError::new(
+                codes::FEATURE_NOT_SUPPORTED,
+                format!("{} is not supported", other.name()),
+            )
+            .into_datafusion()),
+        }
+    }
+
+    /// Runs one statement (the in-process path of `huaxiang sql`); `text` is one statement.
+    pub async fn execute(&self, text: &str) -> Result<Outcome> {
+        if let Some(ddl) = self.owned_ddl(text) {
+            return self.execute_owned(text, ddl).await.map(Outcome::Command);
+        }
+        self.refresh().await?;
+        let state = self.ctx.state();
+        let statement = match state.sql_to_statement(text, &Dialect::PostgreSQL)? {
+            DfStatement::Statement(s) => DfStatement::Statement(Box::new(self.compat.rewrite(*s))),
+            other => other,
+        };
+        let plan = state.statement_to_plan(statement).await?;
+        let is_insert = matches!(
+            &plan,
+            LogicalPlan::Dml(DmlStatement {
+                op: WriteOp::Insert(_),
+                ..
+            })
+        );
+        let is_ddl = matches!(&plan, LogicalPlan::Ddl(_));
+        let ddl_name = match &plan {
+            LogicalPlan::Ddl(d) => d.name().to_string(),
+            _ => String::new(),
+        };
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        if is_insert {
+            let rows = count_from(df).await?;
+            return Ok(Outcome::Command(CommandTag::with_rows("INSERT", rows)));
+        }
+        if is_ddl {
+            df.collect().await?;
+            return Ok(Outcome::Command(CommandTag::new(&ddl_name.to_uppercase())));
+        }
+        Ok(Outcome::Rows(df))
+    }
+}
+
+/// The `count` DataFusion's DML plans return.
+async fn count_from(df: DataFrame) -> Result<usize> {
+    use datafusion::arrow::array::{Array, UInt64Array};
+    let batches = df.collect().await?;
+    let count = batches
+        .first()
+        .and_then(|b| b.column_by_name("count"))
+        .and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned())
+        .filter(|a| !a.is_empty())
+        .map_or(0, |a| a.value(0) as usize);
+    Ok(count)
+}
+
+/// Builds the session: database `huaxiang` with the durable `public` schema, `pg_catalog` and
+/// `information_schema`, PostgreSQL dialect, and our functions.
+fn build_session(catalog: &Arc<Catalog>) -> Result<SessionContext> {
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(DATABASE, PUBLIC_SCHEMA)
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(true);
+    config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+    // Delta's planner is DataFusion's default planner plus the physical nodes Delta's writer
+    // uses, so CREATE TABLE AS and INSERT can hand their plans to `deltalake` in this session.
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .with_query_planner(DeltaPlanner::new())
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    ctx.register_catalog(DATABASE, catalog.catalog_provider());
+    setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
+    crate::pg_compat::register(&ctx);
+    huaxiang_udfs::register_all(&ctx)?;
+    Ok(ctx)
+}
+
+/// Plans one SQL statement with the session's dialect (used to replay stored DDL).
+pub async fn plan_sql(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
+    let statement = state.sql_to_statement(sql, &Dialect::PostgreSQL)?;
+    state.statement_to_plan(statement).await
+}

@@ -1,0 +1,242 @@
+//! Errors with PostgreSQL SQLSTATEs.
+//!
+//! Every error a client sees passes through [`sqlstate_of`], so psql, JDBC and BI tools get the
+//! code PostgreSQL would send (42P01 for a missing table, 42601 for a syntax error, ...) rather
+//! than the `XX000` that `datafusion-postgres` sends for everything.
+
+use std::fmt;
+
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::{DataFusionError, SchemaError};
+
+/// An error raised by huaxiang itself, carrying the SQLSTATE to report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlError {
+    pub sqlstate: &'static str,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl SqlError {
+    pub fn new(sqlstate: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            sqlstate,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Wraps this error for returning through DataFusion's `Result`.
+    pub fn into_datafusion(self) -> DataFusionError {
+        DataFusionError::External(Box::new(self))
+    }
+}
+
+impl fmt::Display for SqlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SqlError {}
+
+/// SQLSTATE codes used in more than one place.
+pub mod codes {
+    pub const SYNTAX_ERROR: &str = "42601";
+    pub const UNDEFINED_TABLE: &str = "42P01";
+    pub const UNDEFINED_COLUMN: &str = "42703";
+    pub const UNDEFINED_FUNCTION: &str = "42883";
+    pub const DUPLICATE_TABLE: &str = "42P07";
+    pub const INVALID_NAME: &str = "42602";
+    pub const WRONG_OBJECT_TYPE: &str = "42809";
+    pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
+    pub const INVALID_SCHEMA_NAME: &str = "3F000";
+    pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+    pub const DIVISION_BY_ZERO: &str = "22012";
+    pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const INVALID_PARAMETER_VALUE: &str = "22023";
+    pub const DATATYPE_MISMATCH: &str = "42804";
+    pub const SYNTAX_ERROR_OR_ACCESS_RULE: &str = "42000";
+    pub const OUT_OF_MEMORY: &str = "53200";
+    pub const QUERY_CANCELED: &str = "57014";
+    pub const NOT_NULL_VIOLATION: &str = "23502";
+    pub const IO_ERROR: &str = "58030";
+    pub const INTERNAL_ERROR: &str = "XX000";
+    pub const INVALID_PASSWORD: &str = "28P01";
+    pub const INVALID_AUTHORIZATION: &str = "28000";
+}
+
+/// The SQLSTATE, message, detail and hint to report for an error.
+pub fn describe(error: &DataFusionError) -> SqlError {
+    if let Some(own) = find_sql_error(error) {
+        return own.clone();
+    }
+    let root = error.find_root();
+    SqlError::new(sqlstate_of(root), clean_message(error))
+}
+
+/// Finds a [`SqlError`] anywhere in the error's chain.
+fn find_sql_error(error: &DataFusionError) -> Option<&SqlError> {
+    let mut current: &(dyn std::error::Error + 'static) = error;
+    loop {
+        if let Some(own) = current.downcast_ref::<SqlError>() {
+            return Some(own);
+        }
+        if let Some(DataFusionError::External(inner)) = current.downcast_ref::<DataFusionError>()
+            && let Some(own) = inner.downcast_ref::<SqlError>()
+        {
+            return Some(own);
+        }
+        current = current.source()?;
+    }
+}
+
+/// The SQLSTATE PostgreSQL would report for a DataFusion error (already reduced to its root).
+pub fn sqlstate_of(root: &DataFusionError) -> &'static str {
+    use codes::*;
+    match root {
+        DataFusionError::SQL(..) => SYNTAX_ERROR,
+        DataFusionError::NotImplemented(_) => FEATURE_NOT_SUPPORTED,
+        DataFusionError::ResourcesExhausted(_) => OUT_OF_MEMORY,
+        DataFusionError::Internal(_) => INTERNAL_ERROR,
+        DataFusionError::SchemaError(err, _) => match err.as_ref() {
+            SchemaError::FieldNotFound { .. } => UNDEFINED_COLUMN,
+            SchemaError::AmbiguousReference { .. } => "42702",
+            SchemaError::DuplicateQualifiedField { .. }
+            | SchemaError::DuplicateUnqualifiedField { .. } => "42701",
+        },
+        DataFusionError::ArrowError(err, _) => match err.as_ref() {
+            ArrowError::DivideByZero => DIVISION_BY_ZERO,
+            ArrowError::CastError(_) | ArrowError::ParseError(_) => INVALID_TEXT_REPRESENTATION,
+            ArrowError::ArithmeticOverflow(_) => "22003",
+            ArrowError::IoError(..) => IO_ERROR,
+            _ => INTERNAL_ERROR,
+        },
+        DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => IO_ERROR,
+        DataFusionError::ParquetError(_) => "XX001",
+        DataFusionError::External(inner) => match inner.downcast_ref::<SqlError>() {
+            Some(own) => own.sqlstate,
+            None => INTERNAL_ERROR,
+        },
+        DataFusionError::Plan(msg) => plan_sqlstate(msg),
+        DataFusionError::Execution(msg) => execution_sqlstate(msg),
+        _ => INTERNAL_ERROR,
+    }
+}
+
+/// DataFusion reports most planning failures as `Plan(String)`; recognise the common ones.
+fn plan_sqlstate(msg: &str) -> &'static str {
+    use codes::*;
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("table") && lower.contains("not found") {
+        UNDEFINED_TABLE
+    } else if lower.contains("invalid function")
+        || lower.contains("unknown function")
+        || lower.contains("no function matches")
+        || lower.contains("function does not exist")
+    {
+        UNDEFINED_FUNCTION
+    } else if lower.contains("no field named") {
+        UNDEFINED_COLUMN
+    } else if lower.contains("cannot infer common")
+        || lower.contains("cannot coerce")
+        || lower.contains("failed to coerce")
+        || lower.contains("does not support")
+        || lower.contains("type signature")
+    {
+        DATATYPE_MISMATCH
+    } else if lower.contains("already exists") {
+        DUPLICATE_TABLE
+    } else if lower.contains("unique expression names") {
+        "42701"
+    } else {
+        SYNTAX_ERROR_OR_ACCESS_RULE
+    }
+}
+
+fn execution_sqlstate(msg: &str) -> &'static str {
+    use codes::*;
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("already exists") {
+        DUPLICATE_TABLE
+    } else if lower.contains("divide by zero") || lower.contains("division by zero") {
+        DIVISION_BY_ZERO
+    } else if lower.contains("non-nullable") || lower.contains("not null") {
+        NOT_NULL_VIOLATION
+    } else if lower.contains("cannot cast") || lower.contains("cast error") {
+        INVALID_TEXT_REPRESENTATION
+    } else if lower.contains("not found") && lower.contains("table") {
+        UNDEFINED_TABLE
+    } else {
+        INTERNAL_ERROR
+    }
+}
+
+/// DataFusion prefixes messages with their kind ("Error during planning: ..."); PostgreSQL users
+/// read the message itself, so keep DataFusion's text but drop the backtrace noise.
+fn clean_message(error: &DataFusionError) -> String {
+    let text = error.to_string();
+    match text.find("\n\nbacktrace") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::SessionContext;
+
+    async fn state_of(sql: &str) -> &'static str {
+        let ctx = SessionContext::new();
+        let err = match ctx.sql(sql).await {
+            Ok(df) => df.collect().await.expect_err("query should fail"),
+            Err(e) => e,
+        };
+        describe(&err).sqlstate
+    }
+
+    #[tokio::test]
+    async fn common_errors_get_postgres_sqlstates() {
+        assert_eq!(state_of("SELEC 1").await, codes::SYNTAX_ERROR);
+        assert_eq!(
+            state_of("SELECT * FROM nowhere").await,
+            codes::UNDEFINED_TABLE
+        );
+        assert_eq!(
+            state_of("SELECT nope FROM (SELECT 1 AS a)").await,
+            codes::UNDEFINED_COLUMN
+        );
+        assert_eq!(
+            state_of("SELECT no_such_fn(1)").await,
+            codes::UNDEFINED_FUNCTION
+        );
+        assert_eq!(state_of("SELECT 1/0").await, codes::DIVISION_BY_ZERO);
+        assert_eq!(
+            state_of("SELECT CAST('x' AS INT)").await,
+            codes::INVALID_TEXT_REPRESENTATION
+        );
+    }
+
+    #[test]
+    fn own_errors_keep_their_code_through_wrapping() {
+        let own = SqlError::new(codes::DEPENDENT_OBJECTS_STILL_EXIST, "cannot drop");
+        let wrapped = DataFusionError::Context("ctx".into(), Box::new(own.into_datafusion()));
+        assert_eq!(
+            describe(&wrapped).sqlstate,
+            codes::DEPENDENT_OBJECTS_STILL_EXIST
+        );
+    }
+}

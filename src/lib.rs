@@ -1,0 +1,12 @@
+//! huaxiang (画像, "customer portrait"): an embedded analytical SQL engine for customer
+//! profiling, served over the PostgreSQL wire protocol. See ARCHITECTURE.md.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod pg_compat;
+pub mod server;
+pub mod sql_text;

@@ -1,0 +1,169 @@
+//! The PostgreSQL wire-protocol server.
+//!
+//! `datafusion-postgres`'s `serve_with_handlers` shares one handler object between all
+//! connections, but pgwire keeps login state in the startup handler, so concurrent logins would
+//! share it. This accept loop therefore gives every connection its own handlers (fresh SCRAM
+//! state) around the shared [`handler::QueryService`], and hands the socket to pgwire.
+
+pub mod auth;
+pub mod handler;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context;
+use log::{info, warn};
+use pgwire::api::ErrorHandler;
+use pgwire::api::PgWireServerHandlers;
+use pgwire::api::auth::StartupHandler;
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use tokio::net::TcpListener;
+
+use crate::engine::Engine;
+use auth::{ScramStartupHandler, Users};
+use handler::{QueryService, SqlStateErrorHandler};
+
+/// Where and how to listen.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub host: String,
+    pub port: u16,
+    /// 0: no limit.
+    pub max_connections: usize,
+}
+
+/// A bound server, ready to accept connections.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    query: Arc<QueryService>,
+    users: Arc<Users>,
+    max_connections: usize,
+    open_connections: AtomicUsize,
+}
+
+/// Whether `host` only accepts connections from this machine.
+pub fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.trim_matches(|c| c == '[' || c == ']')
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Server {
+    /// Binds the listening socket, refusing unsafe set-ups with a clear message.
+    pub async fn bind(
+        engine: Arc<Engine>,
+        users: Users,
+        options: &ServerOptions,
+    ) -> anyhow::Result<Self> {
+        if users.is_default && !is_loopback(&options.host) {
+            anyhow::bail!(
+                "refusing to listen on {} with the built-in user huaxiang/huaxiang: anyone on \
+                 the network could log in. Add a user with `huaxiang passwd NAME` (it writes the \
+                 config file) or listen on 127.0.0.1",
+                options.host
+            );
+        }
+        let address = format!("{}:{}", options.host, options.port);
+        let listener = TcpListener::bind(&address).await.with_context(|| {
+            format!(
+                "cannot listen on {address} (another huaxiang or PostgreSQL may be using the \
+                 port; choose another with --port)"
+            )
+        })?;
+        Ok(Self {
+            listener,
+            shared: Arc::new(Shared {
+                query: Arc::new(QueryService::new(engine)),
+                users: Arc::new(users),
+                max_connections: options.max_connections,
+                open_connections: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts connections until `shutdown` completes.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            let (socket, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: keep serving the others.
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            let shared = self.shared.clone();
+            let open = shared.open_connections.fetch_add(1, Ordering::SeqCst) + 1;
+            let too_many = shared.max_connections > 0 && open > shared.max_connections;
+            tokio::spawn(async move {
+                let handlers = Arc::new(ConnectionHandlers {
+                    query: shared.query.clone(),
+                    startup: Arc::new(ScramStartupHandler::new(shared.users.clone(), too_many)),
+                });
+                if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                    info!("connection from {peer} ended: {e}");
+                }
+                shared.open_connections.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+        info!("server stopped accepting connections");
+    }
+}
+
+/// The handlers of one connection.
+struct ConnectionHandlers {
+    query: Arc<QueryService>,
+    startup: Arc<ScramStartupHandler>,
+}
+
+impl PgWireServerHandlers for ConnectionHandlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.query.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.query.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.startup.clone()
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(SqlStateErrorHandler)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["0.0.0.0", "::", "192.168.1.5", "example.com"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Splitting a query string into statements while keeping each statement's exact text.
+//!
+//! Views are how users define dynamic tags, so a view's SQL is stored exactly as the user wrote
+//! it (comments, layout, case). sqlparser's AST prints a normalised form, so we split the input
+//! with sqlparser's own tokenizer — it knows strings, dollar-quoting, comments and escapes — and
+//! cut the original text at top-level semicolons.
+
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
+
+/// One statement of a query string, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementText<'a> {
+    /// The statement's text without the terminating semicolon, trimmed of surrounding whitespace.
+    pub text: &'a str,
+}
+
+/// Splits `sql` into statements at top-level semicolons.
+///
+/// Statements that contain only whitespace and comments are dropped, so `""`, `";"` and
+/// `"-- note"` give an empty list (an empty query). A tokenizer error (an unterminated string or
+/// comment) is returned as the error message, which callers report as a syntax error.
+pub fn split_statements(sql: &str) -> Result<Vec<StatementText<'_>>, String> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| e.to_string())?;
+    let offsets = LineOffsets::new(sql);
+
+    let mut statements = Vec::new();
+    let mut start = 0usize;
+    let mut has_content = false;
+    for token in &tokens {
+        match &token.token {
+            Token::SemiColon => {
+                let end = offsets.byte_offset(token.span.start);
+                push_statement(&mut statements, sql, start, end, has_content);
+                start = offsets.byte_offset(token.span.end);
+                has_content = false;
+            }
+            Token::Whitespace(_) | Token::EOF => {}
+            _ => has_content = true,
+        }
+    }
+    push_statement(&mut statements, sql, start, sql.len(), has_content);
+    Ok(statements)
+}
+
+/// Returns true when the text holds nothing but whitespace and comments.
+pub fn is_blank(sql: &str) -> bool {
+    let dialect = PostgreSqlDialect {};
+    match Tokenizer::new(&dialect, sql).tokenize() {
+        Ok(tokens) => tokens
+            .iter()
+            .all(|t| matches!(t, Token::Whitespace(_) | Token::EOF)),
+        Err(_) => false,
+    }
+}
+
+fn push_statement<'a>(
+    statements: &mut Vec<StatementText<'a>>,
+    sql: &'a str,
+    start: usize,
+    end: usize,
+    has_content: bool,
+) {
+    if !has_content || start >= end {
+        return;
+    }
+    if let Some(text) = sql.get(start..end) {
+        statements.push(StatementText {
+            text: text.trim_matches(|c: char| c.is_whitespace()),
+        });
+    }
+}
+
+/// Maps sqlparser's 1-based (line, column-in-characters) locations to byte offsets.
+struct LineOffsets<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineOffsets<'a> {
+    fn new(sql: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+        Self { sql, line_starts }
+    }
+
+    fn byte_offset(&self, location: Location) -> usize {
+        let line_index = (location.line as usize).saturating_sub(1);
+        let Some(&line_start) = self.line_starts.get(line_index) else {
+            return self.sql.len();
+        };
+        let column = (location.column as usize).saturating_sub(1);
+        self.sql[line_start..]
+            .char_indices()
+            .nth(column)
+            .map_or(self.sql.len(), |(i, _)| line_start + i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(sql: &str) -> Vec<&str> {
+        split_statements(sql)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.text)
+            .collect()
+    }
+
+    #[test]
+    fn splits_at_top_level_semicolons_only() {
+        assert_eq!(
+            texts("SELECT 'a;b'; SELECT $$x;y$$ ;\n-- c;\nSELECT 3"),
+            vec!["SELECT 'a;b'", "SELECT $$x;y$$", "-- c;\nSELECT 3"]
+        );
+    }
+
+    #[test]
+    fn keeps_text_exactly_including_multibyte_and_comments() {
+        let sql = "CREATE VIEW 高价值 AS\n  SELECT /* 客户 */ 1 AS x ; ";
+        assert_eq!(
+            texts(sql),
+            vec!["CREATE VIEW 高价值 AS\n  SELECT /* 客户 */ 1 AS x"]
+        );
+    }
+
+    #[test]
+    fn blank_input_has_no_statements() {
+        assert!(texts("").is_empty());
+        assert!(texts(" ; ;\n").is_empty());
+        assert!(texts("-- only a comment").is_empty());
+        assert!(is_blank("/* x */ -- y"));
+        assert!(!is_blank("SELECT 1"));
+    }
+
+    #[test]
+    fn unterminated_string_is_an_error() {
+        assert!(split_statements("SELECT 'abc").is_err());
+    }
+}

@@ -1,0 +1,176 @@
+//! Real clients against a real server process: psql, pgjdbc (DBeaver's and Metabase's driver)
+//! and psycopg2. `.ci/run` installs them (postgresql-client, libpostgresql-jdbc-java, a venv).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::common::{DEMO_CUSTOMERS, ServerProcess, demo_dir, psql};
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "client failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn psql_lists_tables_describes_orders_and_streams_100k_rows() {
+    let server = ServerProcess::start(demo_dir(), &[]);
+
+    let dt = stdout(&psql(&server, &["-c", "\\dt"]));
+    for table in [
+        "customers",
+        "orders",
+        "order_items",
+        "reviews",
+        "crm_contacts",
+    ] {
+        assert!(dt.contains(table), "\\dt does not list {table}:\n{dt}");
+    }
+
+    let d = stdout(&psql(&server, &["-c", "\\d orders"]));
+    for (column, pg_type) in [
+        ("order_id", "bigint"),
+        ("customer_id", "bigint"),
+        ("order_ts", "timestamp with time zone"),
+        ("amount", "numeric"),
+        ("category", "text"),
+        ("channel", "text"),
+        ("store", "text"),
+    ] {
+        assert!(
+            d.lines().any(|l| l.contains(column) && l.contains(pg_type)),
+            "\\d orders does not show {column} as {pg_type}:\n{d}"
+        );
+    }
+
+    let rows = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "SELECT order_id, customer_id, amount FROM orders ORDER BY order_id LIMIT 100000",
+        ],
+    ));
+    assert_eq!(rows.lines().count(), 100_000);
+    let first: Vec<&str> = rows.lines().next().unwrap_or_default().split('|').collect();
+    assert_eq!(first.first(), Some(&"1000001"));
+
+    // The same aggregate over the wire and in-process agree.
+    let wire = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "SELECT count(DISTINCT customer_id), sum(amount) FROM orders",
+        ],
+    ));
+    let local = super::common::sql_csv(
+        demo_dir(),
+        "SELECT count(DISTINCT customer_id) AS c, sum(amount) AS s FROM orders",
+    );
+    let local = local.lines().nth(1).unwrap_or_default().replace(',', "|");
+    assert_eq!(wire.trim(), local.trim());
+    let customers: usize = wire
+        .split('|')
+        .next()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        customers > DEMO_CUSTOMERS * 8 / 10,
+        "only {customers} customers have orders"
+    );
+}
+
+#[test]
+fn psql_error_then_next_query_on_the_same_connection_works() {
+    let server = ServerProcess::start(demo_dir(), &[]);
+    // Without ON_ERROR_STOP psql goes on after an error, on the same connection.
+    let out = Command::new("psql")
+        .arg(server.url())
+        .args(["-X", "-At", "-v", "VERBOSITY=verbose"])
+        .args([
+            "-c",
+            "SELECT * FROM no_such_table",
+            "-c",
+            "SELECT count(*) FROM customers",
+        ])
+        .output()
+        .expect("psql");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("42P01"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        DEMO_CUSTOMERS.to_string()
+    );
+}
+
+#[test]
+fn psql_wrong_password_is_refused_with_28p01() {
+    let server = ServerProcess::start(demo_dir(), &[]);
+    let out = Command::new("psql")
+        .arg(format!(
+            "postgresql://huaxiang:wrong@127.0.0.1:{}/huaxiang",
+            server.port
+        ))
+        .args(["-X", "-c", "SELECT 1"])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
+}
+
+fn clients_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("clients")
+}
+
+#[test]
+fn pgjdbc_lists_tables_and_runs_prepared_statements() {
+    let jar = std::env::var("HUAXIANG_PGJDBC_JAR")
+        .unwrap_or_else(|_| "/usr/share/java/postgresql.jar".to_string());
+    assert!(
+        std::path::Path::new(&jar).exists(),
+        "pgjdbc not found at {jar} (apt-get install libpostgresql-jdbc-java)"
+    );
+    let server = ServerProcess::start(demo_dir(), &[]);
+    let out = Command::new("java")
+        .args(["-cp", &jar])
+        .arg(clients_dir().join("JdbcSmoke.java"))
+        .arg(format!(
+            "jdbc:postgresql://127.0.0.1:{}/huaxiang",
+            server.port
+        ))
+        .output()
+        .expect("java must be installed");
+    let text = stdout(&out);
+    assert!(text.contains("ALL OK"), "{text}");
+}
+
+#[test]
+fn psycopg2_runs_a_parameterised_query() {
+    let python = std::env::var("HUAXIANG_PYTHON").unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(".venv/bin/python")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let server = ServerProcess::start(demo_dir(), &[]);
+    let out = Command::new(&python)
+        .arg(clients_dir().join("psycopg2_smoke.py"))
+        .arg(server.url())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} ({e}); .ci/run creates the venv"));
+    let text = stdout(&out);
+    assert!(text.contains("ALL OK"), "{text}");
+}

@@ -1,0 +1,280 @@
+//! Bad input: every case gets a clear error (or a closed connection) and the server goes on
+//! serving everyone else.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use super::common::{ServerProcess, demo_dir, path_str, psql, run, temp_dir};
+
+fn healthy(server: &ServerProcess) {
+    let out = psql(server, &["-At", "-c", "SELECT 1"]);
+    assert!(
+        out.status.success(),
+        "server stopped serving: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+}
+
+/// Sends raw bytes and reads until the server closes the connection (or a timeout).
+fn raw_exchange(port: u16, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    reply
+}
+
+#[test]
+fn malformed_startup_packets_close_the_connection_and_others_are_served() {
+    let dir = temp_dir();
+    let mut server = ServerProcess::start(dir.path(), &[]);
+    let cases: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0, 0],
+        vec![0, 0, 0, 8, 0x12, 0x34, 0x56, 0x78], // unknown protocol version
+        vec![0, 0, 0, 3],                         // length shorter than itself
+        vec![0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0], // absurd length
+        vec![0, 0, 0, 9, 0, 3, 0, 0, b'u'],       // parameters not terminated
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), // wrong protocol
+        vec![
+            0, 0, 0, 16, 0, 3, 0, 0, b'u', b's', b'e', b'r', 0, b'x', 0, 0,
+        ], // then nothing
+    ];
+    for case in &cases {
+        raw_exchange(server.port, case);
+        assert!(server.is_running(), "server died on {case:?}");
+    }
+    healthy(&server);
+}
+
+#[test]
+fn a_client_that_disconnects_mid_result_does_not_disturb_others() {
+    let mut server = ServerProcess::start(demo_dir(), &[]);
+    let url = server.url();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        for _ in 0..3 {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            let task = tokio::spawn(connection);
+            let rows = client
+                .query_raw(
+                    "SELECT value, repeat('z', 100) FROM generate_series(1, 3000000)",
+                    Vec::<i32>::new(),
+                )
+                .await
+                .expect("start streaming");
+            futures::pin_mut!(rows);
+            use futures::StreamExt;
+            for _ in 0..10 {
+                rows.next().await;
+            }
+            // Drop the connection while the server is still sending rows.
+            task.abort();
+            drop(client);
+        }
+    });
+    assert!(server.is_running());
+    healthy(&server);
+}
+
+#[test]
+fn a_corrupt_file_behind_an_external_table_is_an_error_not_a_crash() {
+    let dir = temp_dir();
+    let parquet = dir.path().join("scores.parquet");
+    let out = run(&[
+        "sql",
+        "--data-dir",
+        path_str(dir.path()),
+        "-c",
+        &format!(
+            "COPY (SELECT 1 AS id, 2.5 AS score) TO '{p}' STORED AS PARQUET; \
+             CREATE EXTERNAL TABLE scores STORED AS PARQUET LOCATION '{p}'",
+            p = parquet.display()
+        ),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut server = ServerProcess::start(dir.path(), &[]);
+    std::fs::write(&parquet, b"PAR1 this is not parquet at all PAR1").expect("corrupt the file");
+    let out = psql(&server, &["-c", "SELECT * FROM scores"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ERROR"), "{stderr}");
+    assert!(server.is_running());
+    healthy(&server);
+
+    // A restart with the file still corrupt: the server starts, and says why the table is unusable.
+    drop(server);
+    let server = ServerProcess::start(dir.path(), &[]);
+    let out = psql(&server, &["-c", "SELECT * FROM scores"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scores"));
+    healthy(&server);
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let dir = temp_dir();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let out = run(&[
+        "serve",
+        "--data-dir",
+        path_str(dir.path()),
+        "--port",
+        &server.port.to_string(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot listen on") && stderr.contains("--port"),
+        "{stderr}"
+    );
+    healthy(&server);
+}
+
+#[test]
+fn a_config_with_an_unknown_key_is_refused() {
+    let dir = temp_dir();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[server]\nport = 5433\nlisten_adress = \"0.0.0.0\"\n",
+    )
+    .expect("write");
+    let out = run(&[
+        "serve",
+        "--data-dir",
+        path_str(dir.path()),
+        "--config",
+        path_str(&config),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("listen_adress") && stderr.lines().count() <= 2,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_data_dir_is_a_clear_error_for_sql() {
+    let dir = temp_dir();
+    let missing = dir.path().join("nowhere");
+    let out = run(&["sql", "--data-dir", path_str(&missing), "-c", "SELECT 1"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!missing.exists(), "sql must not create a data dir");
+}
+
+#[test]
+fn the_default_user_is_refused_on_a_public_address() {
+    let dir = temp_dir();
+    let out = run(&[
+        "serve",
+        "--data-dir",
+        path_str(dir.path()),
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing") && stderr.contains("huaxiang passwd"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn configured_users_log_in_and_others_do_not() {
+    let dir = temp_dir();
+    let config = dir.path().join("huaxiang.toml");
+    let mut child = std::process::Command::new(super::common::BIN)
+        .args([
+            "passwd",
+            "--config",
+            path_str(&config),
+            "--admin",
+            "analyst",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("passwd");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"s3cret pass\n")
+        .expect("write password");
+    assert!(child.wait().expect("passwd").success());
+    let text = std::fs::read_to_string(&config).expect("config written");
+    assert!(
+        text.contains("SCRAM-SHA-256$4096:") && !text.contains("s3cret"),
+        "{text}"
+    );
+
+    let server = ServerProcess::start(dir.path(), &["--config", path_str(&config)]);
+    let login = |user: &str, password: &str| {
+        std::process::Command::new("psql")
+            .arg(format!(
+                "postgresql://{user}:{}@127.0.0.1:{}/huaxiang",
+                password.replace(' ', "%20"),
+                server.port
+            ))
+            .args(["-X", "-At", "-c", "SELECT 7"])
+            .output()
+            .expect("psql")
+    };
+    let ok = login("analyst", "s3cret pass");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "7");
+    // The built-in user is gone once users are configured.
+    assert!(!login("huaxiang", "huaxiang").status.success());
+    assert!(!login("analyst", "wrong").status.success());
+}
+
+#[test]
+fn fifty_concurrent_logins_all_succeed() {
+    let dir = temp_dir();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let url = server.url();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let results = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move {
+                let (client, connection) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+                tokio::spawn(connection);
+                let row = client
+                    .query_one(&format!("SELECT {i}::BIGINT AS n"), &[])
+                    .await?;
+                Ok::<i64, tokio_postgres::Error>(row.get::<_, i64>(0))
+            }));
+        }
+        let mut values = Vec::new();
+        for (i, task) in tasks.into_iter().enumerate() {
+            values.push((i as i64, task.await.expect("task")));
+        }
+        values
+    });
+    for (i, result) in results {
+        assert_eq!(result.expect("login and query"), i);
+    }
+}
