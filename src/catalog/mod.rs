@@ -324,6 +324,19 @@ impl Catalog {
         if cmd.temporary {
             return Err(not_supported("CREATE TEMPORARY EXTERNAL TABLE"));
         }
+        // The definition is replayed at every start, from whatever directory the server runs
+        // in, so a relative path would silently point somewhere else later.
+        if !cmd.location.starts_with('/') && !cmd.location.contains("://") {
+            return Err(SqlError::new(
+                codes::INVALID_PARAMETER_VALUE,
+                format!(
+                    "external table location '{}' must be an absolute path",
+                    cmd.location
+                ),
+            )
+            .with_hint("Write the full path, e.g. LOCATION '/data/exports/orders.csv'.")
+            .into_datafusion());
+        }
         let _guard = self.ddl.lock().await;
         let _lock = self.lock_file().await?;
         let mut file = self.read_file()?;
