@@ -326,13 +326,14 @@ impl Catalog {
         }
         // The definition is replayed at every start, from whatever directory the server runs
         // in, so a relative path would silently point somewhere else later.
-        if !cmd.location.starts_with('/') && !cmd.location.contains("://") {
+        if let Some(relative) = cmd
+            .locations
+            .iter()
+            .find(|l| !l.starts_with('/') && !l.contains("://"))
+        {
             return Err(SqlError::new(
                 codes::INVALID_PARAMETER_VALUE,
-                format!(
-                    "external table location '{}' must be an absolute path",
-                    cmd.location
-                ),
+                format!("external table location '{relative}' must be an absolute path"),
             )
             .with_hint("Write the full path, e.g. LOCATION '/data/exports/orders.csv'.")
             .into_datafusion());
