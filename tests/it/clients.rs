@@ -159,12 +159,7 @@ fn pgjdbc_lists_tables_and_runs_prepared_statements() {
 
 #[test]
 fn psycopg2_runs_a_parameterised_query() {
-    let python = std::env::var("HUAXIANG_PYTHON").unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(".venv/bin/python")
-            .to_string_lossy()
-            .into_owned()
-    });
+    let python = super::reference::python();
     let server = ServerProcess::start(demo_dir(), &[]);
     let out = Command::new(&python)
         .arg(clients_dir().join("psycopg2_smoke.py"))

@@ -2,6 +2,8 @@
 
 mod clients;
 mod common;
+mod docs;
 mod durability;
+mod reference;
 mod robustness;
 mod slt;

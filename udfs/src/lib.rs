@@ -1,16 +1,57 @@
 //! Customer-analytics SQL functions for any DataFusion `SessionContext`.
 //!
-//! Families (each a module with its own registry) are added by later work: RFM and segments,
-//! churn and CLV, text sentiment, data integration and privacy.
+//! Each family is a module with its own registry (`scalar_functions`, `window_functions`,
+//! `table_functions`, ...): `rfm` (RFM scores and segments). [`register_all`] registers every
+//! function; [`reference_markdown`] prints the function reference the README carries.
 
-use datafusion::common::Result;
-use datafusion::logical_expr::ScalarUDF;
-use datafusion::prelude::SessionContext;
+pub mod query_table;
+pub mod reference;
+pub mod rfm;
+
 use std::sync::Arc;
+
+use datafusion::catalog::TableFunctionImpl;
+use datafusion::common::Result;
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
+use datafusion::prelude::SessionContext;
+
+pub use reference::reference_markdown;
+
+/// A table function with its SQL name and documentation (DataFusion's table functions carry no
+/// documentation of their own).
+#[derive(Clone)]
+pub struct TableFunction {
+    pub name: &'static str,
+    pub implementation: Arc<dyn TableFunctionImpl>,
+    pub documentation: Option<&'static Documentation>,
+}
+
+impl std::fmt::Debug for TableFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableFunction")
+            .field("name", &self.name)
+            .finish()
+    }
+}
 
 /// Every scalar function of this crate.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    rfm::scalar_functions()
+}
+
+/// Every window function of this crate.
+pub fn window_functions() -> Vec<Arc<WindowUDF>> {
+    rfm::window_functions()
+}
+
+/// Every aggregate function of this crate.
+pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     Vec::new()
+}
+
+/// Every table function of this crate.
+pub fn table_functions() -> Vec<TableFunction> {
+    rfm::table_functions()
 }
 
 /// Registers every function of this crate with `ctx`.
@@ -18,5 +59,119 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     for udf in scalar_functions() {
         ctx.register_udf(udf.as_ref().clone());
     }
+    for udwf in window_functions() {
+        ctx.register_udwf(udwf.as_ref().clone());
+    }
+    for udaf in aggregate_functions() {
+        ctx.register_udaf(udaf.as_ref().clone());
+    }
+    for table in table_functions() {
+        ctx.register_udtf(table.name, table.implementation.clone());
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// `register_udf` silently replaces a function of the same name, so a clash with a
+    /// DataFusion built-in (or between our own) must be caught here.
+    #[test]
+    fn test_no_duplicate_name() {
+        let ctx = SessionContext::new();
+        let state = ctx.state();
+        let mut ours = BTreeSet::new();
+        for udf in scalar_functions() {
+            assert!(
+                ours.insert(("scalar", udf.name().to_string())),
+                "duplicate {}",
+                udf.name()
+            );
+            assert!(
+                !state.scalar_functions().contains_key(udf.name()),
+                "{} shadows a built-in",
+                udf.name()
+            );
+            assert!(
+                !state.aggregate_functions().contains_key(udf.name()),
+                "{} shadows a built-in aggregate",
+                udf.name()
+            );
+        }
+        for udwf in window_functions() {
+            assert!(
+                ours.insert(("window", udwf.name().to_string())),
+                "duplicate {}",
+                udwf.name()
+            );
+            assert!(
+                !state.window_functions().contains_key(udwf.name()),
+                "{} shadows a built-in",
+                udwf.name()
+            );
+            assert!(
+                !state.aggregate_functions().contains_key(udwf.name()),
+                "{} shadows a built-in aggregate",
+                udwf.name()
+            );
+        }
+        for udaf in aggregate_functions() {
+            assert!(
+                ours.insert(("aggregate", udaf.name().to_string())),
+                "duplicate {}",
+                udaf.name()
+            );
+            assert!(
+                !state.aggregate_functions().contains_key(udaf.name()),
+                "{} shadows a built-in",
+                udaf.name()
+            );
+        }
+        for table in table_functions() {
+            assert!(
+                ours.insert(("table", table.name.to_string())),
+                "duplicate {}",
+                table.name
+            );
+            assert!(
+                !state.table_functions().contains_key(table.name),
+                "{} shadows a built-in",
+                table.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_function_is_documented() {
+        for udf in scalar_functions() {
+            assert!(
+                udf.documentation().is_some(),
+                "{} has no documentation",
+                udf.name()
+            );
+        }
+        for udwf in window_functions() {
+            assert!(
+                udwf.documentation().is_some(),
+                "{} has no documentation",
+                udwf.name()
+            );
+        }
+        for udaf in aggregate_functions() {
+            assert!(
+                udaf.documentation().is_some(),
+                "{} has no documentation",
+                udaf.name()
+            );
+        }
+        for table in table_functions() {
+            assert!(
+                table.documentation.is_some(),
+                "{} has no documentation",
+                table.name
+            );
+        }
+    }
 }
