@@ -250,10 +250,21 @@ async fn sql(args: SqlArgs) -> anyhow::Result<()> {
     let data_dir = data_dir_of(&args.data_dir, None);
     let mut options = EngineOptions::new(&data_dir);
     options.create_data_dir = false;
-    let engine = Engine::open(&options)
-        .await
-        .map_err(|e| anyhow::anyhow!(crate::error::describe(&e).message))?;
+    let engine = Engine::open(&options).await.map_err(|e| cli_error(&e))?;
     run_script(&engine, &text, args.format, &mut std::io::stdout()).await
+}
+
+/// `ERROR <SQLSTATE>: message`, with psql's DETAIL and HINT lines.
+fn cli_error(e: &datafusion::error::DataFusionError) -> anyhow::Error {
+    let described = crate::error::describe(e);
+    let mut message = format!("ERROR {}: {}", described.sqlstate, described.message);
+    if let Some(detail) = described.detail {
+        message.push_str(&format!("\nDETAIL: {detail}"));
+    }
+    if let Some(hint) = described.hint {
+        message.push_str(&format!("\nHINT: {hint}"));
+    }
+    anyhow::anyhow!(message)
 }
 
 /// Runs every statement of `text`, printing results; stops at the first error.
@@ -265,17 +276,10 @@ pub async fn run_script(
 ) -> anyhow::Result<()> {
     let statements = split_statements(text).map_err(|e| anyhow::anyhow!("syntax error: {e}"))?;
     for statement in statements {
-        let outcome = engine.execute(statement.text).await.map_err(|e| {
-            let described = crate::error::describe(&e);
-            let mut message = format!("ERROR {}: {}", described.sqlstate, described.message);
-            if let Some(detail) = described.detail {
-                message.push_str(&format!("\nDETAIL: {detail}"));
-            }
-            if let Some(hint) = described.hint {
-                message.push_str(&format!("\nHINT: {hint}"));
-            }
-            anyhow::anyhow!(message)
-        })?;
+        let outcome = engine
+            .execute(statement.text)
+            .await
+            .map_err(|e| cli_error(&e))?;
         match outcome {
             Outcome::Command(tag) => {
                 if matches!(format, OutputFormat::Table) {
@@ -284,17 +288,12 @@ pub async fn run_script(
             }
             Outcome::Rows(df) => {
                 let schema = df.schema().as_arrow().clone();
-                let mut stream = df
-                    .execute_stream()
-                    .await
-                    .map_err(|e| anyhow::anyhow!(crate::error::describe(&e).message))?;
+                let mut stream = df.execute_stream().await.map_err(|e| cli_error(&e))?;
                 let mut batches: Vec<RecordBatch> = Vec::new();
                 match format {
                     OutputFormat::Table => {
                         while let Some(batch) = stream.next().await {
-                            batches.push(batch.map_err(|e| {
-                                anyhow::anyhow!(crate::error::describe(&e).message)
-                            })?);
+                            batches.push(batch.map_err(|e| cli_error(&e))?);
                         }
                         if batches.is_empty() {
                             batches.push(RecordBatch::new_empty(Arc::new(schema)));
@@ -309,8 +308,7 @@ pub async fn run_script(
                             .build(&mut *out);
                         let mut wrote = false;
                         while let Some(batch) = stream.next().await {
-                            let batch = batch
-                                .map_err(|e| anyhow::anyhow!(crate::error::describe(&e).message))?;
+                            let batch = batch.map_err(|e| cli_error(&e))?;
                             writer.write(&batch)?;
                             wrote = true;
                         }
@@ -322,8 +320,7 @@ pub async fn run_script(
                         let mut writer =
                             datafusion::arrow::json::LineDelimitedWriter::new(&mut *out);
                         while let Some(batch) = stream.next().await {
-                            let batch = batch
-                                .map_err(|e| anyhow::anyhow!(crate::error::describe(&e).message))?;
+                            let batch = batch.map_err(|e| cli_error(&e))?;
                             writer.write(&batch)?;
                         }
                         writer.finish()?;

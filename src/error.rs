@@ -58,6 +58,7 @@ pub mod codes {
     pub const UNDEFINED_TABLE: &str = "42P01";
     pub const UNDEFINED_COLUMN: &str = "42703";
     pub const UNDEFINED_FUNCTION: &str = "42883";
+    pub const UNDEFINED_OBJECT: &str = "42704";
     pub const DUPLICATE_TABLE: &str = "42P07";
     pub const INVALID_NAME: &str = "42602";
     pub const WRONG_OBJECT_TYPE: &str = "42809";
@@ -130,10 +131,40 @@ pub fn sqlstate_of(root: &DataFusionError) -> &'static str {
             Some(own) => own.sqlstate,
             None => INTERNAL_ERROR,
         },
+        DataFusionError::Plan(msg) | DataFusionError::Execution(msg)
+            if own_function_sqlstate(msg).is_some() =>
+        {
+            own_function_sqlstate(msg).unwrap_or(INTERNAL_ERROR)
+        }
         DataFusionError::Plan(msg) => plan_sqlstate(msg),
         DataFusionError::Execution(msg) => execution_sqlstate(msg),
         _ => INTERNAL_ERROR,
     }
+}
+
+/// Errors of the `udfs` functions start with the function's name; they are the user's bad
+/// arguments (wrong type, count or value), never an engine failure.
+fn own_function_sqlstate(msg: &str) -> Option<&'static str> {
+    use codes::*;
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(huaxiang_udfs::function_names);
+    let name = msg.split([':', ' ']).next()?;
+    if !names.iter().any(|n| n == name) {
+        return None;
+    }
+    let lower = msg.to_ascii_lowercase();
+    Some(
+        if lower.contains("must be a number")
+            || lower.contains("must be numeric")
+            || lower.contains("must be integers or text")
+        {
+            DATATYPE_MISMATCH
+        } else if lower.contains(&format!("{name} takes ")) {
+            UNDEFINED_FUNCTION
+        } else {
+            INVALID_PARAMETER_VALUE
+        },
+    )
 }
 
 /// DataFusion reports most planning failures as `Plan(String)`; recognise the common ones.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser;
 use datafusion_postgres::hooks::QueryHook;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
@@ -34,7 +35,9 @@ use crate::sql_text::split_statements;
 /// the statement exactly as the client sent it.
 pub type CachedStatement = (String, Option<(sqlparser::ast::Statement, LogicalPlan)>);
 
-/// The query handler shared by all connections.
+/// The query handler of one connection. Each connection has its own copy of the session —
+/// `SET` settings, the time zone, prepared statements — while the catalog (tables, views,
+/// functions' registrations) is the engine's, shared by all and durable.
 pub struct QueryService {
     engine: Arc<Engine>,
     df: Arc<DfSessionService>,
@@ -45,13 +48,14 @@ impl QueryService {
     pub fn new(engine: Arc<Engine>) -> Self {
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(CursorStatementHook),
+            Arc::new(super::show::ShowSettingHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
         ];
-        let df = Arc::new(DfSessionService::new_with_hooks(
-            Arc::new(engine.context().clone()),
-            hooks,
-        ));
+        // `state()` clones the settings and function registries; the catalog list inside is
+        // an `Arc`, so tables and views created by any connection are seen by all.
+        let session = SessionContext::new_with_state(engine.context().state());
+        let df = Arc::new(DfSessionService::new_with_hooks(Arc::new(session), hooks));
         let parser = Arc::new(StatementParser {
             engine: engine.clone(),
             inner: df.query_parser(),

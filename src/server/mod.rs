@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod handler;
+mod show;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub struct Server {
 }
 
 struct Shared {
-    query: Arc<QueryService>,
+    engine: Arc<Engine>,
     users: Arc<Users>,
     max_connections: usize,
     open_connections: AtomicUsize,
@@ -81,7 +82,7 @@ impl Server {
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
-                query: Arc::new(QueryService::new(engine)),
+                engine,
                 users: Arc::new(users),
                 max_connections: options.max_connections,
                 open_connections: AtomicUsize::new(0),
@@ -116,7 +117,7 @@ impl Server {
             let too_many = shared.max_connections > 0 && open > shared.max_connections;
             tokio::spawn(async move {
                 let handlers = Arc::new(ConnectionHandlers {
-                    query: shared.query.clone(),
+                    query: Arc::new(QueryService::new(shared.engine.clone())),
                     startup: Arc::new(ScramStartupHandler::new(shared.users.clone(), too_many)),
                 });
                 if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {

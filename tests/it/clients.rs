@@ -169,3 +169,42 @@ fn psycopg2_runs_a_parameterised_query() {
     let text = stdout(&out);
     assert!(text.contains("ALL OK"), "{text}");
 }
+
+/// `SET` belongs to the connection that ran it, as in PostgreSQL; tables created on one
+/// connection are seen by the next.
+#[test]
+fn settings_belong_to_one_connection_and_tables_to_all() {
+    let dir = super::common::temp_dir();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let own = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "SET datafusion.execution.batch_size = 123",
+            "-c",
+            "SHOW datafusion.execution.batch_size",
+            "-c",
+            "CREATE TABLE shared_t AS SELECT 1 AS x",
+        ],
+    ));
+    assert!(own.lines().any(|l| l == "123"), "{own}");
+    let other = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "SHOW datafusion.execution.batch_size",
+            "-c",
+            "SELECT x FROM shared_t",
+            "-c",
+            "SHOW server_version",
+        ],
+    ));
+    assert!(
+        other.lines().any(|l| l == "8192"),
+        "another connection sees the SET:\n{other}"
+    );
+    assert!(other.lines().any(|l| l == "1"), "{other}");
+    assert!(other.contains("16.6 (huaxiang"), "{other}");
+}

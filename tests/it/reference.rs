@@ -64,3 +64,108 @@ fn rfm_scores_match_pandas_customer_by_customer() {
     );
     assert!(text.contains("mismatches 0"), "{text}");
 }
+
+#[test]
+fn kmeans_inertia_is_within_one_percent_of_scikit_learn() {
+    let dir = temp_dir();
+    let features = dir.path().join("features.csv");
+    let ours = dir.path().join("inertia.csv");
+    let query = "SELECT customer_id, count(*) AS orders, sum(amount) AS spend, \
+                 CAST(DATE ''2026-11-01'' - max(CAST(order_ts AS DATE)) AS BIGINT) AS recency_days, \
+                 count(DISTINCT category) AS categories FROM orders GROUP BY customer_id";
+    export_csv(&query.replace("''", "'"), &features);
+    export_csv(
+        &format!("SELECT k, inertia FROM kmeans_choose_k('{query}', 3, 8)"),
+        &ours,
+    );
+    let out = Command::new(python())
+        .arg(script("kmeans_reference.py"))
+        .args([path_str(&features), path_str(&ours)])
+        .output()
+        .expect("run the scikit-learn reference");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "k-means inertia more than 1% above scikit-learn's KMeans(n_init=10) on the same standardised data:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn segment_agreement_equals_scikit_learn_on_two_real_segmentations() {
+    let dir = temp_dir();
+    let labels = dir.path().join("labels.csv");
+    let stats = "SELECT customer_id, count(*) AS orders, sum(amount) AS spend FROM orders GROUP BY customer_id";
+    export_csv(
+        &format!(
+            "SELECT a, b, segment_agreement(a, b) OVER () AS ari FROM (
+               SELECT kmeans_segment(orders, spend, 4, 'seed=1') OVER () AS a,
+                      kmeans_segment(orders, spend, 5, 'seed=2, standardize=minmax') OVER () AS b
+               FROM ({stats}))"
+        ),
+        &labels,
+    );
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import sys, pandas as p; from sklearn.metrics import adjusted_rand_score as a; \
+                      d = p.read_csv(sys.argv[1]); r = a(d.a, d.b); ours = d.ari.iloc[0]; \
+                      print(r, ours); sys.exit(0 if abs(r - ours) < 1e-9 else 1)",
+        ])
+        .arg(path_str(&labels))
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "segment_agreement differs from sklearn's adjusted_rand_score (tolerance 1e-9): {} {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Same data and seed, same segments: the rows arrive in a different (random) order each time,
+/// as they do from a parallel GROUP BY, and the segments and centres must not change.
+#[test]
+fn kmeans_gives_the_same_segments_whatever_the_row_order() {
+    let stats = "SELECT customer_id, count(*) AS orders, sum(amount) AS spend FROM orders GROUP BY customer_id";
+    let shuffled = format!("SELECT * FROM ({stats}) ORDER BY random()");
+    let centers = |query: &str| {
+        let out = run(&[
+            "sql",
+            "--data-dir",
+            path_str(demo_dir()),
+            "--format",
+            "csv",
+            "-c",
+            &format!(
+                "SELECT * FROM kmeans_centers('{}', 4)",
+                query.replace('\'', "''")
+            ),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = centers(&shuffled);
+    assert_eq!(first, centers(&shuffled));
+    assert_eq!(first, centers(stats));
+    let labels = run(&[
+        "sql",
+        "--data-dir",
+        path_str(demo_dir()),
+        "--format",
+        "csv",
+        "-c",
+        &format!(
+            "SELECT segment_agreement(a.s, b.s) AS ari, count(*) AS n FROM
+               (SELECT customer_id, kmeans_segment(orders, spend, 4) OVER () AS s FROM ({shuffled})) a
+               JOIN (SELECT customer_id, kmeans_segment(orders, spend, 4) OVER () AS s FROM ({shuffled})) b
+               USING (customer_id)"
+        ),
+    ]);
+    let text = String::from_utf8_lossy(&labels.stdout);
+    assert!(text.starts_with("ari,n\n1.0,"), "{text}");
+}

@@ -1,12 +1,13 @@
 //! Customer-analytics SQL functions for any DataFusion `SessionContext`.
 //!
 //! Each family is a module with its own registry (`scalar_functions`, `window_functions`,
-//! `table_functions`, ...): `rfm` (RFM scores and segments). [`register_all`] registers every
+//! `table_functions`, ...): `rfm` (RFM scores and segments), `segment` (k-means, DBSCAN, agreement). [`register_all`] registers every
 //! function; [`reference_markdown`] prints the function reference the README carries.
 
 pub mod query_table;
 pub mod reference;
 pub mod rfm;
+pub mod segment;
 
 use std::sync::Arc;
 
@@ -41,17 +42,36 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 
 /// Every window function of this crate.
 pub fn window_functions() -> Vec<Arc<WindowUDF>> {
-    rfm::window_functions()
+    let mut all = rfm::window_functions();
+    all.extend(segment::window_functions());
+    all
 }
 
 /// Every aggregate function of this crate.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    Vec::new()
+    segment::aggregate_functions()
 }
 
 /// Every table function of this crate.
 pub fn table_functions() -> Vec<TableFunction> {
-    rfm::table_functions()
+    let mut all = rfm::table_functions();
+    all.extend(segment::table_functions());
+    all
+}
+
+/// The names of every function of this crate. Their errors start with `name: `, so a server
+/// can tell a user's bad argument from an engine failure.
+pub fn function_names() -> Vec<String> {
+    let mut names: Vec<String> = scalar_functions()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect();
+    names.extend(window_functions().iter().map(|f| f.name().to_string()));
+    names.extend(aggregate_functions().iter().map(|f| f.name().to_string()));
+    names.extend(table_functions().iter().map(|f| f.name.to_string()));
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Registers every function of this crate with `ctx`.

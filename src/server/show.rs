@@ -1,0 +1,148 @@
+//! `SHOW` for what `datafusion-postgres`'s `SetShowHook` answers wrongly: `server_version` (it
+//! says "datafusion ..."; clients that parse it want PostgreSQL's form, as in the startup
+//! parameter) and DataFusion's own settings (it answers an empty `unsupported_show_statement`).
+//! Everything else falls through to `SetShowHook`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::hooks::{HookClient, QueryHook};
+use pgwire::api::ClientInfo;
+use pgwire::api::Type;
+use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+
+use crate::error::codes;
+
+#[derive(Debug, Default)]
+pub struct ShowSettingHook;
+
+/// The value `SHOW name` answers, or an error for an unknown name (PostgreSQL: 42704).
+fn setting(name: &str, session: &SessionContext) -> Option<PgWireResult<(String, String)>> {
+    let lower = name.to_ascii_lowercase();
+    if lower == "server_version" {
+        return Some(Ok((
+            "server_version".into(),
+            crate::pg_compat::server_version(),
+        )));
+    }
+    if lower == "server_version_num" {
+        let num = crate::pg_compat::PG_VERSION
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0))
+            .fold((0u32, 0usize), |(acc, i), p| {
+                (if i == 0 { p * 10000 } else { acc + p }, i + 1)
+            })
+            .0;
+        return Some(Ok(("server_version_num".into(), num.to_string())));
+    }
+    if !lower.starts_with("datafusion.") {
+        return None;
+    }
+    let state = session.state();
+    let entry = state
+        .config()
+        .options()
+        .entries()
+        .into_iter()
+        .find(|e| e.key == lower);
+    Some(match entry {
+        Some(e) => Ok((e.key, e.value.unwrap_or_default())),
+        None => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".into(),
+            codes::UNDEFINED_OBJECT.into(),
+            format!("unrecognized configuration parameter \"{name}\""),
+        )))),
+    })
+}
+
+fn show_response(name: &str, value: &str) -> PgWireResult<Response> {
+    let fields = Arc::new(vec![FieldInfo::new(
+        name.to_string(),
+        None,
+        None,
+        Type::TEXT,
+        FieldFormat::Text,
+    )]);
+    let mut encoder = DataRowEncoder::new(fields.clone());
+    encoder.encode_field(&Some(value))?;
+    let row = encoder.take_row();
+    Ok(Response::Query(QueryResponse::new(
+        fields,
+        Box::pin(futures::stream::once(async move { Ok(row) })),
+    )))
+}
+
+fn variable_name(statement: &Statement) -> Option<String> {
+    let Statement::ShowVariable { variable } = statement else {
+        return None;
+    };
+    Some(
+        variable
+            .iter()
+            .map(|v| v.value.clone())
+            .collect::<Vec<_>>()
+            .join("."),
+    )
+}
+
+#[async_trait]
+impl QueryHook for ShowSettingHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        session_context: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let name = variable_name(statement)?;
+        Some(setting(&name, session_context)?.and_then(|(n, v)| show_response(&n, &v)))
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        _statement: &Statement,
+        _session_context: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        None
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _logical_plan: &LogicalPlan,
+        _params: &ParamValues,
+        session_context: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let name = variable_name(statement)?;
+        Some(setting(&name, session_context)?.and_then(|(n, v)| show_response(&n, &v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_version_and_datafusion_settings() {
+        let session = SessionContext::new();
+        let (_, v) = setting("server_version", &session).unwrap().unwrap();
+        assert!(v.starts_with(crate::pg_compat::PG_VERSION), "{v}");
+        let (_, num) = setting("server_version_num", &session).unwrap().unwrap();
+        assert_eq!(num, "160006");
+        let (key, batch) = setting("DataFusion.Execution.Batch_Size", &session)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (key.as_str(), batch.as_str()),
+            ("datafusion.execution.batch_size", "8192")
+        );
+        assert!(setting("datafusion.nope", &session).unwrap().is_err());
+        assert!(setting("search_path", &session).is_none());
+    }
+}
