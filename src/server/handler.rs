@@ -152,9 +152,42 @@ async fn guarded<T>(future: impl std::future::Future<Output = PgWireResult<T>>) 
     }
 }
 
+/// The client's `statement_timeout`, as `datafusion-postgres`'s `SET` hook records it.
+fn statement_deadline<C: ClientInfo + ?Sized>(client: &C) -> Option<tokio::time::Instant> {
+    let millis = client
+        .metadata()
+        .get("statement_timeout_ms")?
+        .parse::<u64>()
+        .ok()?;
+    (millis > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(millis))
+}
+
+fn timeout_error() -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(&SqlError::new(
+        codes::QUERY_CANCELED,
+        "canceling statement due to statement timeout",
+    ))))
+}
+
+/// Runs `future` until `deadline`; past it the future is dropped (which stops DataFusion's
+/// work) and the statement fails with 57014, as in PostgreSQL.
+async fn until_deadline<T>(
+    deadline: Option<tokio::time::Instant>,
+    future: impl std::future::Future<Output = PgWireResult<T>>,
+) -> PgWireResult<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future)
+            .await
+            .unwrap_or_else(|_| Err(timeout_error())),
+        None => future.await,
+    }
+}
+
 /// Wraps a query response's row stream so a panic while producing rows ends the stream with an
-/// error (rows are produced lazily, after the handler has returned).
-fn guard_rows(response: Response) -> Response {
+/// error (rows are produced lazily, after the handler has returned), and so does passing the
+/// statement's deadline: `datafusion-postgres` only times the planning, while the work happens
+/// as the rows stream.
+fn guard_rows(response: Response, deadline: Option<tokio::time::Instant>) -> Response {
     match response {
         Response::Query(mut query) => {
             let rows = std::mem::replace(query.data_rows(), Box::pin(stream::empty()));
@@ -164,7 +197,16 @@ fn guard_rows(response: Response) -> Response {
                     Ok(row) => row,
                     Err(payload) => Err(panic_error(payload)),
                 });
-            let mut wrapped = QueryResponse::new(query.row_schema(), guarded);
+            let timed = stream::unfold(Some(Box::pin(guarded)), move |state| async move {
+                let mut rows = state?;
+                match until_deadline(deadline, async { Ok(rows.next().await) }).await {
+                    Ok(Some(row)) => Some((row, Some(rows))),
+                    Ok(None) => None,
+                    // Past the deadline: report it and drop the rows (stopping the query).
+                    Err(error) => Some((Err(error), None)),
+                }
+            });
+            let mut wrapped = QueryResponse::new(query.row_schema(), timed);
             wrapped.set_command_tag(query.command_tag());
             Response::Query(wrapped)
         }
@@ -208,30 +250,37 @@ impl SimpleQueryHandler for QueryService {
         let many = statements.len() > 1;
         let mut responses = Vec::new();
         for statement in statements {
+            let deadline = statement_deadline(client);
             let result = match self.engine.owned_ddl(statement.text) {
                 Some(ddl) => {
-                    guarded(async {
-                        self.engine
-                            .execute_owned(statement.text, ddl)
-                            .await
-                            .map(|tag| vec![command_response(tag)])
-                            .map_err(|e| pg_error(&e))
-                    })
+                    until_deadline(
+                        deadline,
+                        guarded(async {
+                            self.engine
+                                .execute_owned(statement.text, ddl)
+                                .await
+                                .map(|tag| vec![command_response(tag)])
+                                .map_err(|e| pg_error(&e))
+                        }),
+                    )
                     .await
                 }
                 None => {
-                    guarded(<DfSessionService as SimpleQueryHandler>::do_query(
-                        &self.df,
-                        client,
-                        statement.text,
-                    ))
+                    until_deadline(
+                        deadline,
+                        guarded(<DfSessionService as SimpleQueryHandler>::do_query(
+                            &self.df,
+                            client,
+                            statement.text,
+                        )),
+                    )
                     .await
                 }
             };
             match result {
                 Ok(results) => {
                     for response in results {
-                        let response = guard_rows(response);
+                        let response = guard_rows(response, deadline);
                         responses.push(if many {
                             materialize(response).await
                         } else {
@@ -276,24 +325,31 @@ impl ExtendedQueryHandler for QueryService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let (text, parsed) = &portal.statement.statement;
+        let deadline = statement_deadline(client);
         if let Some((_, LogicalPlan::Ddl(_))) = parsed
             && let Some(ddl) = self.engine.owned_ddl(text)
         {
-            return guarded(async {
-                self.engine
-                    .execute_owned(text, ddl)
-                    .await
-                    .map(command_response)
-                    .map_err(|e| pg_error(&e))
-            })
+            return until_deadline(
+                deadline,
+                guarded(async {
+                    self.engine
+                        .execute_owned(text, ddl)
+                        .await
+                        .map(command_response)
+                        .map_err(|e| pg_error(&e))
+                }),
+            )
             .await;
         }
         self.engine.refresh().await.map_err(|e| pg_error(&e))?;
-        guarded(<DfSessionService as ExtendedQueryHandler>::do_query(
-            &self.df, client, portal, max_rows,
-        ))
+        until_deadline(
+            deadline,
+            guarded(<DfSessionService as ExtendedQueryHandler>::do_query(
+                &self.df, client, portal, max_rows,
+            )),
+        )
         .await
-        .map(guard_rows)
+        .map(|response| guard_rows(response, deadline))
     }
 }
 

@@ -208,3 +208,32 @@ fn settings_belong_to_one_connection_and_tables_to_all() {
     assert!(other.lines().any(|l| l == "1"), "{other}");
     assert!(other.contains("16.6 (huaxiang"), "{other}");
 }
+
+/// `statement_timeout` stops a query while its rows are being computed (57014), and the
+/// connection goes on serving.
+#[test]
+fn statement_timeout_cancels_a_long_query_with_57014() {
+    let server = ServerProcess::start(demo_dir(), &[]);
+    let out = psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "SET statement_timeout = '200ms'",
+            "-c",
+            "SELECT count(*) FROM orders a JOIN orders b ON a.customer_id = b.customer_id \
+             JOIN orders c ON b.customer_id = c.customer_id",
+            "-c",
+            "SELECT 41 + 1",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stderr.contains("canceling statement due to statement timeout"),
+        "{stderr}\n{printed}"
+    );
+    // psql -c stops at the first error; the same server still answers.
+    let next = stdout(&psql(&server, &["-At", "-c", "SELECT 41 + 1"]));
+    assert_eq!(next.trim(), "42");
+}
