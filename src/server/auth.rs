@@ -21,6 +21,8 @@ use pgwire::api::auth::{
     protocol_negotiation, save_startup_parameters_to_metadata,
 };
 use pgwire::api::{ClientInfo, METADATA_DATABASE, METADATA_USER, PgWireConnectionState};
+
+use super::cancel::{CancelRegistry, CancelSignal, Registration};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -198,10 +200,16 @@ pub struct ScramStartupHandler {
     state: Mutex<ScramState>,
     /// Set when the connection is over the server's limit: the login is refused with 53300.
     too_many_connections: bool,
+    /// Where the connection registers its cancel key, for CancelRequest.
+    connections: Arc<CancelRegistry>,
 }
 
 impl ScramStartupHandler {
-    pub fn new(users: Arc<Users>, too_many_connections: bool) -> Self {
+    pub fn new(
+        users: Arc<Users>,
+        too_many_connections: bool,
+        connections: Arc<CancelRegistry>,
+    ) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         parameters.server_version = crate::pg_compat::server_version();
         Self {
@@ -209,6 +217,7 @@ impl ScramStartupHandler {
             parameters,
             state: Mutex::new(ScramState::Initial),
             too_many_connections,
+            connections,
         }
     }
 }
@@ -368,7 +377,16 @@ impl StartupHandler for ScramStartupHandler {
                             rand::random::<i32>().abs(),
                             pgwire::messages::startup::SecretKey::I32(rand::random::<i32>()),
                         );
+                        // The connection's cancel signal lives as long as the connection;
+                        // the registration is dropped with it.
+                        let (signal, registration) = self.connections.register(pid, &secret);
                         client.set_pid_and_secret_key(pid, secret);
+                        client
+                            .session_extensions()
+                            .insert::<Arc<CancelSignal>>(signal);
+                        client
+                            .session_extensions()
+                            .insert::<Registration>(registration);
                         let is_superuser = self.users.get(&user).is_some_and(|u| u.admin);
                         let mut params = self
                             .parameters

@@ -27,6 +27,7 @@ use pgwire::api::{ClientInfo, ClientPortalStore, ErrorHandler, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
+use super::cancel::CancelSignal;
 use crate::engine::{CommandTag, Engine};
 use crate::error::{SqlError, codes, describe};
 use crate::sql_text::split_statements;
@@ -152,42 +153,94 @@ async fn guarded<T>(future: impl std::future::Future<Output = PgWireResult<T>>) 
     }
 }
 
-/// The client's `statement_timeout`, as `datafusion-postgres`'s `SET` hook records it.
-fn statement_deadline<C: ClientInfo + ?Sized>(client: &C) -> Option<tokio::time::Instant> {
-    let millis = client
-        .metadata()
-        .get("statement_timeout_ms")?
-        .parse::<u64>()
-        .ok()?;
-    (millis > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(millis))
-}
-
-fn timeout_error() -> PgWireError {
-    PgWireError::UserError(Box::new(error_info(&SqlError::new(
-        codes::QUERY_CANCELED,
-        "canceling statement due to statement timeout",
-    ))))
-}
-
-/// Runs `future` until `deadline`; past it the future is dropped (which stops DataFusion's
-/// work) and the statement fails with 57014, as in PostgreSQL.
-async fn until_deadline<T>(
+/// What may stop a running statement: the connection's `statement_timeout` and a
+/// CancelRequest (psql's Ctrl-C) for this connection.
+struct Stop {
     deadline: Option<tokio::time::Instant>,
-    future: impl std::future::Future<Output = PgWireResult<T>>,
-) -> PgWireResult<T> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, future)
+    /// The connection's cancel signal and its generation when the statement started.
+    cancel: Option<(Arc<CancelSignal>, u64)>,
+}
+
+/// Why a statement was stopped.
+enum Stopped {
+    Timeout,
+    Cancelled,
+}
+
+impl Stopped {
+    fn error(self) -> PgWireError {
+        let message = match self {
+            Stopped::Timeout => "canceling statement due to statement timeout",
+            Stopped::Cancelled => "canceling statement due to user request",
+        };
+        PgWireError::UserError(Box::new(error_info(&SqlError::new(
+            codes::QUERY_CANCELED,
+            message,
+        ))))
+    }
+}
+
+impl Stop {
+    /// Starts a statement: reads the client's `statement_timeout` (as `datafusion-postgres`'s
+    /// `SET` hook records it) and the connection's cancel generation.
+    fn start<C: ClientInfo + ?Sized>(client: &C) -> Self {
+        let deadline = client
+            .metadata()
+            .get("statement_timeout_ms")
+            .and_then(|m| m.parse::<u64>().ok())
+            .filter(|m| *m > 0)
+            .map(|m| tokio::time::Instant::now() + std::time::Duration::from_millis(m));
+        let cancel = client
+            .session_extensions()
+            .get::<Arc<CancelSignal>>()
+            .map(|signal| {
+                let since = signal.generation();
+                (Arc::clone(&*signal), since)
+            });
+        Self { deadline, cancel }
+    }
+
+    /// Runs `future` unless the statement is stopped first; then the future is dropped (which
+    /// stops DataFusion's work).
+    async fn run<T>(&self, future: impl std::future::Future<Output = T>) -> Result<T, Stopped> {
+        tokio::pin!(future);
+        let deadline = self.deadline;
+        let timed_out = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let cancel = self.cancel.clone();
+        let cancelled = async move {
+            match cancel {
+                Some((signal, since)) => signal.cancelled_since(since).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            value = &mut future => Ok(value),
+            _ = timed_out => Err(Stopped::Timeout),
+            _ = cancelled => Err(Stopped::Cancelled),
+        }
+    }
+
+    /// `run` for a handler future, with panics turned into errors.
+    async fn guard<T>(
+        &self,
+        future: impl std::future::Future<Output = PgWireResult<T>>,
+    ) -> PgWireResult<T> {
+        self.run(guarded(future))
             .await
-            .unwrap_or_else(|_| Err(timeout_error())),
-        None => future.await,
+            .unwrap_or_else(|s| Err(s.error()))
     }
 }
 
 /// Wraps a query response's row stream so a panic while producing rows ends the stream with an
-/// error (rows are produced lazily, after the handler has returned), and so does passing the
-/// statement's deadline: `datafusion-postgres` only times the planning, while the work happens
-/// as the rows stream.
-fn guard_rows(response: Response, deadline: Option<tokio::time::Instant>) -> Response {
+/// error (rows are produced lazily, after the handler has returned), and so do the statement's
+/// deadline and a cancel request: `datafusion-postgres` only times the planning, while the work
+/// happens as the rows stream.
+fn guard_rows(response: Response, stop: Stop) -> Response {
     match response {
         Response::Query(mut query) => {
             let rows = std::mem::replace(query.data_rows(), Box::pin(stream::empty()));
@@ -197,16 +250,16 @@ fn guard_rows(response: Response, deadline: Option<tokio::time::Instant>) -> Res
                     Ok(row) => row,
                     Err(payload) => Err(panic_error(payload)),
                 });
-            let timed = stream::unfold(Some(Box::pin(guarded)), move |state| async move {
-                let mut rows = state?;
-                match until_deadline(deadline, async { Ok(rows.next().await) }).await {
-                    Ok(Some(row)) => Some((row, Some(rows))),
+            let watched = stream::unfold(Some((Box::pin(guarded), stop)), |state| async move {
+                let (mut rows, stop) = state?;
+                match stop.run(rows.next()).await {
+                    Ok(Some(row)) => Some((row, Some((rows, stop)))),
                     Ok(None) => None,
-                    // Past the deadline: report it and drop the rows (stopping the query).
-                    Err(error) => Some((Err(error), None)),
+                    // Stopped: report it and drop the rows (stopping the query).
+                    Err(stopped) => Some((Err(stopped.error()), None)),
                 }
             });
-            let mut wrapped = QueryResponse::new(query.row_schema(), timed);
+            let mut wrapped = QueryResponse::new(query.row_schema(), watched);
             wrapped.set_command_tag(query.command_tag());
             Response::Query(wrapped)
         }
@@ -250,37 +303,32 @@ impl SimpleQueryHandler for QueryService {
         let many = statements.len() > 1;
         let mut responses = Vec::new();
         for statement in statements {
-            let deadline = statement_deadline(client);
+            let stop = Stop::start(client);
             let result = match self.engine.owned_ddl(statement.text) {
                 Some(ddl) => {
-                    until_deadline(
-                        deadline,
-                        guarded(async {
-                            self.engine
-                                .execute_owned(statement.text, ddl)
-                                .await
-                                .map(|tag| vec![command_response(tag)])
-                                .map_err(|e| pg_error(&e))
-                        }),
-                    )
+                    stop.guard(async {
+                        self.engine
+                            .execute_owned(statement.text, ddl)
+                            .await
+                            .map(|tag| vec![command_response(tag)])
+                            .map_err(|e| pg_error(&e))
+                    })
                     .await
                 }
                 None => {
-                    until_deadline(
-                        deadline,
-                        guarded(<DfSessionService as SimpleQueryHandler>::do_query(
-                            &self.df,
-                            client,
-                            statement.text,
-                        )),
-                    )
+                    stop.guard(<DfSessionService as SimpleQueryHandler>::do_query(
+                        &self.df,
+                        client,
+                        statement.text,
+                    ))
                     .await
                 }
             };
             match result {
-                Ok(results) => {
-                    for response in results {
-                        let response = guard_rows(response, deadline);
+                Ok(mut results) => {
+                    // A statement gives one response; its rows are watched by its stop.
+                    let last = results.pop().map(|r| guard_rows(r, stop));
+                    for response in results.into_iter().chain(last) {
                         responses.push(if many {
                             materialize(response).await
                         } else {
@@ -325,31 +373,27 @@ impl ExtendedQueryHandler for QueryService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let (text, parsed) = &portal.statement.statement;
-        let deadline = statement_deadline(client);
+        let stop = Stop::start(client);
         if let Some((_, LogicalPlan::Ddl(_))) = parsed
             && let Some(ddl) = self.engine.owned_ddl(text)
         {
-            return until_deadline(
-                deadline,
-                guarded(async {
+            return stop
+                .guard(async {
                     self.engine
                         .execute_owned(text, ddl)
                         .await
                         .map(command_response)
                         .map_err(|e| pg_error(&e))
-                }),
-            )
-            .await;
+                })
+                .await;
         }
         self.engine.refresh().await.map_err(|e| pg_error(&e))?;
-        until_deadline(
-            deadline,
-            guarded(<DfSessionService as ExtendedQueryHandler>::do_query(
+        let response = stop
+            .guard(<DfSessionService as ExtendedQueryHandler>::do_query(
                 &self.df, client, portal, max_rows,
-            )),
-        )
-        .await
-        .map(|response| guard_rows(response, deadline))
+            ))
+            .await?;
+        Ok(guard_rows(response, stop))
     }
 }
 

@@ -6,6 +6,7 @@
 //! state) around the shared [`handler::QueryService`], and hands the socket to pgwire.
 
 pub mod auth;
+mod cancel;
 pub mod handler;
 mod show;
 
@@ -18,11 +19,13 @@ use log::{info, warn};
 use pgwire::api::ErrorHandler;
 use pgwire::api::PgWireServerHandlers;
 use pgwire::api::auth::StartupHandler;
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use tokio::net::TcpListener;
 
 use crate::engine::Engine;
 use auth::{ScramStartupHandler, Users};
+use cancel::CancelRegistry;
 use handler::{QueryService, SqlStateErrorHandler};
 
 /// Where and how to listen.
@@ -42,6 +45,8 @@ pub struct Server {
 
 struct Shared {
     engine: Arc<Engine>,
+    /// Cancel keys of the open connections (CancelRequest finds the query to stop here).
+    connections: Arc<CancelRegistry>,
     users: Arc<Users>,
     max_connections: usize,
     open_connections: AtomicUsize,
@@ -83,6 +88,7 @@ impl Server {
             listener,
             shared: Arc::new(Shared {
                 engine,
+                connections: Arc::new(CancelRegistry::default()),
                 users: Arc::new(users),
                 max_connections: options.max_connections,
                 open_connections: AtomicUsize::new(0),
@@ -118,7 +124,12 @@ impl Server {
             tokio::spawn(async move {
                 let handlers = Arc::new(ConnectionHandlers {
                     query: Arc::new(QueryService::new(shared.engine.clone())),
-                    startup: Arc::new(ScramStartupHandler::new(shared.users.clone(), too_many)),
+                    startup: Arc::new(ScramStartupHandler::new(
+                        shared.users.clone(),
+                        too_many,
+                        shared.connections.clone(),
+                    )),
+                    connections: shared.connections.clone(),
                 });
                 if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
                     info!("connection from {peer} ended: {e}");
@@ -134,6 +145,7 @@ impl Server {
 struct ConnectionHandlers {
     query: Arc<QueryService>,
     startup: Arc<ScramStartupHandler>,
+    connections: Arc<CancelRegistry>,
 }
 
 impl PgWireServerHandlers for ConnectionHandlers {
@@ -151,6 +163,10 @@ impl PgWireServerHandlers for ConnectionHandlers {
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
         Arc::new(SqlStateErrorHandler)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        self.connections.clone()
     }
 }
 

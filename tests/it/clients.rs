@@ -237,3 +237,18 @@ fn statement_timeout_cancels_a_long_query_with_57014() {
     let next = stdout(&psql(&server, &["-At", "-c", "SELECT 41 + 1"]));
     assert_eq!(next.trim(), "42");
 }
+
+/// A CancelRequest (psql's Ctrl-C, psycopg2's `cancel()`) stops the running query with 57014
+/// within a second, and the connection goes on serving.
+#[test]
+fn a_cancel_request_stops_the_running_query() {
+    let python = super::reference::python();
+    let server = ServerProcess::start(demo_dir(), &[]);
+    let out = Command::new(&python)
+        .arg(clients_dir().join("cancel.py"))
+        .arg(server.url())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} ({e}); .ci/run creates the venv"));
+    let text = stdout(&out);
+    assert!(text.contains("ALL OK"), "{text}");
+}
