@@ -252,3 +252,44 @@ fn a_cancel_request_stops_the_running_query() {
     let text = stdout(&out);
     assert!(text.contains("ALL OK"), "{text}");
 }
+
+/// The segmentation functions over the wire: the window and table forms agree, and a bad
+/// argument is an error with its SQLSTATE on a connection that stays usable.
+#[test]
+fn psql_runs_kmeans_and_gets_sqlstates_for_bad_arguments() {
+    let server = ServerProcess::start(demo_dir(), &[]);
+    let stats = "SELECT customer_id, count(*) AS orders, sum(amount) AS spend FROM orders GROUP BY customer_id";
+    let out = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            &format!(
+                "SELECT count(*) FROM (SELECT customer_id, kmeans_segment(orders, spend, 3) OVER () AS s FROM ({stats})) w \
+                 JOIN kmeans_segment('{}', 3) t USING (customer_id) WHERE w.s = t.segment",
+                stats.replace('\'', "''")
+            ),
+            "-c",
+            &format!("SELECT count(*) FROM ({stats})"),
+        ],
+    ));
+    let counts: Vec<&str> = out.lines().collect();
+    assert_eq!(counts.len(), 2, "{out}");
+    assert_eq!(
+        counts[0], counts[1],
+        "window and table forms disagree:\n{out}"
+    );
+
+    let bad = psql(
+        &server,
+        &[
+            "-v",
+            "VERBOSITY=verbose",
+            "-c",
+            "SELECT kmeans_segment(orders, 0) OVER () FROM (SELECT 1.0 AS orders)",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("22023"), "{stderr}");
+    assert!(stderr.contains("kmeans_segment: k must be"), "{stderr}");
+}
