@@ -31,14 +31,10 @@ fn setting(name: &str, session: &SessionContext) -> Option<PgWireResult<(String,
         )));
     }
     if lower == "server_version_num" {
-        let num = crate::pg_compat::PG_VERSION
-            .split('.')
-            .map(|p| p.parse::<u32>().unwrap_or(0))
-            .fold((0u32, 0usize), |(acc, i), p| {
-                (if i == 0 { p * 10000 } else { acc + p }, i + 1)
-            })
-            .0;
-        return Some(Ok(("server_version_num".into(), num.to_string())));
+        return Some(Ok((
+            "server_version_num".into(),
+            crate::pg_compat::server_version_num().to_string(),
+        )));
     }
     if !lower.starts_with("datafusion.") {
         return None;
