@@ -157,17 +157,22 @@ fn pgjdbc_lists_tables_and_runs_prepared_statements() {
     assert!(text.contains("ALL OK"), "{text}");
 }
 
-#[test]
-fn psycopg2_runs_a_parameterised_query() {
+/// Runs a Python client program of `tests/clients/` against a demo server; it prints ALL OK.
+fn python_client_passes(script: &str) {
     let python = super::reference::python();
     let server = ServerProcess::start(demo_dir(), &[]);
     let out = Command::new(&python)
-        .arg(clients_dir().join("psycopg2_smoke.py"))
+        .arg(clients_dir().join(script))
         .arg(server.url())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python} ({e}); .ci/run creates the venv"));
     let text = stdout(&out);
     assert!(text.contains("ALL OK"), "{text}");
+}
+
+#[test]
+fn psycopg2_runs_a_parameterised_query() {
+    python_client_passes("psycopg2_smoke.py");
 }
 
 /// `SET` belongs to the connection that ran it, as in PostgreSQL; tables created on one
@@ -242,15 +247,7 @@ fn statement_timeout_cancels_a_long_query_with_57014() {
 /// within a second, and the connection goes on serving.
 #[test]
 fn a_cancel_request_stops_the_running_query() {
-    let python = super::reference::python();
-    let server = ServerProcess::start(demo_dir(), &[]);
-    let out = Command::new(&python)
-        .arg(clients_dir().join("cancel.py"))
-        .arg(server.url())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python} ({e}); .ci/run creates the venv"));
-    let text = stdout(&out);
-    assert!(text.contains("ALL OK"), "{text}");
+    python_client_passes("cancel.py");
 }
 
 /// The segmentation functions over the wire: the window and table forms agree, and a bad

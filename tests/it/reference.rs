@@ -22,8 +22,8 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs SQL against the demo data and writes the CSV result to `path`.
-fn export_csv(sql: &str, path: &std::path::Path) {
+/// Runs SQL against the demo data and returns the CSV result.
+fn demo_csv(sql: &str) -> String {
     let out = run(&[
         "sql",
         "--data-dir",
@@ -38,7 +38,12 @@ fn export_csv(sql: &str, path: &std::path::Path) {
         "{sql}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(path, &out.stdout).expect("write csv");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs SQL against the demo data and writes the CSV result to `path`.
+fn export_csv(sql: &str, path: &std::path::Path) {
+    std::fs::write(path, demo_csv(sql)).expect("write csv");
 }
 
 #[test]
@@ -130,42 +135,19 @@ fn kmeans_gives_the_same_segments_whatever_the_row_order() {
     let stats = "SELECT customer_id, count(*) AS orders, sum(amount) AS spend FROM orders GROUP BY customer_id";
     let shuffled = format!("SELECT * FROM ({stats}) ORDER BY random()");
     let centers = |query: &str| {
-        let out = run(&[
-            "sql",
-            "--data-dir",
-            path_str(demo_dir()),
-            "--format",
-            "csv",
-            "-c",
-            &format!(
-                "SELECT * FROM kmeans_centers('{}', 4)",
-                query.replace('\'', "''")
-            ),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        demo_csv(&format!(
+            "SELECT * FROM kmeans_centers('{}', 4)",
+            query.replace('\'', "''")
+        ))
     };
     let first = centers(&shuffled);
     assert_eq!(first, centers(&shuffled));
     assert_eq!(first, centers(stats));
-    let labels = run(&[
-        "sql",
-        "--data-dir",
-        path_str(demo_dir()),
-        "--format",
-        "csv",
-        "-c",
-        &format!(
-            "SELECT segment_agreement(a.s, b.s) AS ari, count(*) AS n FROM
-               (SELECT customer_id, kmeans_segment(orders, spend, 4) OVER () AS s FROM ({shuffled})) a
-               JOIN (SELECT customer_id, kmeans_segment(orders, spend, 4) OVER () AS s FROM ({shuffled})) b
-               USING (customer_id)"
-        ),
-    ]);
-    let text = String::from_utf8_lossy(&labels.stdout);
+    let text = demo_csv(&format!(
+        "SELECT segment_agreement(a.s, b.s) AS ari, count(*) AS n FROM
+           (SELECT customer_id, kmeans_segment(orders, spend, 4) OVER () AS s FROM ({shuffled})) a
+           JOIN (SELECT customer_id, kmeans_segment(orders, spend, 4) OVER () AS s FROM ({shuffled})) b
+           USING (customer_id)"
+    ));
     assert!(text.starts_with("ari,n\n1.0,"), "{text}");
 }
