@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::common::{demo_dir, path_str, run, temp_dir};
+use super::common::{demo_dir, path_str, sql_csv, temp_dir};
 
 /// The venv's python, created by scripts/test.
 pub fn python() -> String {
@@ -22,28 +22,9 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs SQL against the demo data and returns the CSV result.
-fn demo_csv(sql: &str) -> String {
-    let out = run(&[
-        "sql",
-        "--data-dir",
-        path_str(demo_dir()),
-        "--format",
-        "csv",
-        "-c",
-        sql,
-    ]);
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Runs SQL against the demo data and writes the CSV result to `path`.
 fn export_csv(sql: &str, path: &std::path::Path) {
-    std::fs::write(path, demo_csv(sql)).expect("write csv");
+    std::fs::write(path, sql_csv(demo_dir(), sql)).expect("write csv");
 }
 
 #[test]
@@ -135,15 +116,18 @@ fn kmeans_gives_the_same_segments_whatever_the_row_order() {
     let stats = "SELECT customer_id, count(*) AS orders, sum(amount) AS spend FROM orders GROUP BY customer_id";
     let shuffled = format!("SELECT * FROM ({stats}) ORDER BY random()");
     let centers = |query: &str| {
-        demo_csv(&format!(
-            "SELECT * FROM kmeans_centers('{}', 4)",
-            query.replace('\'', "''")
-        ))
+        sql_csv(
+            demo_dir(),
+            &format!(
+                "SELECT * FROM kmeans_centers('{}', 4)",
+                query.replace('\'', "''")
+            ),
+        )
     };
     let first = centers(&shuffled);
     assert_eq!(first, centers(&shuffled));
     assert_eq!(first, centers(stats));
-    let text = demo_csv(&format!(
+    let text = sql_csv(demo_dir(), &format!(
         "SELECT segment_agreement(a.s, b.s) AS ari, count(*) AS n FROM
            (SELECT customer_id, kmeans_segment(orders, spend, 4) OVER () AS s FROM ({shuffled})) a
            JOIN (SELECT customer_id, kmeans_segment(orders, spend, 4) OVER () AS s FROM ({shuffled})) b

@@ -4,10 +4,13 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Literal;
 
+use ndarray::ArrayView2;
+
+use super::kmeans_core::{KMeansFit, fit, fit_best_k};
 use super::options::ClusterOptions;
 
 /// The value of a constant argument, or an error naming it.
@@ -115,4 +118,27 @@ pub fn k_choice(function: &str, value: &ScalarValue) -> Result<KChoice> {
         None if value.is_null() => plan_err!("{function}: k must not be NULL"),
         None => plan_err!("{function}: k must be a whole number or 'auto', got {value}"),
     }
+}
+
+/// Fits k-means for a k choice: a fixed k (at most the rows with all features) or the best
+/// silhouette in the options' range. Errors name `function`; `scope` says where the rows were
+/// counted (e.g. " in the partition").
+pub fn fit_choice(
+    function: &str,
+    matrix: ArrayView2<f64>,
+    k: KChoice,
+    options: &ClusterOptions,
+    scope: &str,
+) -> Result<KMeansFit> {
+    match k {
+        KChoice::Fixed(k) if k > matrix.nrows() => {
+            return exec_err!(
+                "{function}: k ({k}) is larger than the number of rows with all features ({}){scope}",
+                matrix.nrows()
+            );
+        }
+        KChoice::Fixed(k) => fit(matrix, k, options),
+        KChoice::Auto => fit_best_k(matrix, options).map(|(f, _)| f),
+    }
+    .map_err(|e| datafusion::error::DataFusionError::Execution(format!("{function}: {e}")))
 }

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::args::KChoice;
+use super::args::fit_choice;
 use super::feature_query::{feature_query, float_field, gather, k_arg, options_arg};
 use super::features::complete_rows;
-use super::kmeans_core::{fit, fit_best_k};
 use crate::query_table::QueryTable;
 
 const NAME: &str = "kmeans_segment";
@@ -89,17 +88,7 @@ impl TableFunctionImpl for KMeansSegmentTableFunc {
             let mut segments: Vec<Option<i32>> = vec![None; n];
             let mut distances: Vec<Option<f64>> = vec![None; n];
             if !index.is_empty() {
-                let fitted = match k {
-                    KChoice::Fixed(k) if k > index.len() => {
-                        return exec_err!(
-                            "{NAME}: k ({k}) is larger than the number of rows with all features ({})",
-                            index.len()
-                        );
-                    }
-                    KChoice::Fixed(k) => fit(matrix.view(), k, &options),
-                    KChoice::Auto => fit_best_k(matrix.view(), &options).map(|(f, _)| f),
-                }
-                .map_err(|e| datafusion::error::DataFusionError::Execution(format!("{NAME}: {e}")))?;
+                let fitted = fit_choice(NAME, matrix.view(), k, &options, "")?;
                 for (j, row) in index.iter().enumerate() {
                     segments[*row] = Some(fitted.labels[j] as i32 + 1);
                     distances[*row] = Some(fitted.distances[j]);

@@ -12,10 +12,10 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 
 use super::args::{
-    KChoice, check_numeric_features, coerce_numeric_or_text, k_choice, literal, split_options,
+    KChoice, check_numeric_features, coerce_numeric_or_text, fit_choice, k_choice, literal,
+    split_options,
 };
 use super::features::complete_rows;
-use super::kmeans_core::{fit, fit_best_k};
 use super::options::ClusterOptions;
 
 const NAME: &str = "kmeans_segment";
@@ -134,17 +134,13 @@ impl PartitionEvaluator for KMeansEvaluator {
         if index.is_empty() {
             return Ok(Arc::new(Int32Array::from(out)));
         }
-        let fitted = match self.k {
-            KChoice::Fixed(k) if k > index.len() => {
-                return exec_err!(
-                    "{NAME}: k ({k}) is larger than the number of rows with all features ({}) in the partition",
-                    index.len()
-                );
-            }
-            KChoice::Fixed(k) => fit(matrix.view(), k, &self.options),
-            KChoice::Auto => fit_best_k(matrix.view(), &self.options).map(|(f, _)| f),
-        }
-        .map_err(|e| datafusion::error::DataFusionError::Execution(format!("{NAME}: {e}")))?;
+        let fitted = fit_choice(
+            NAME,
+            matrix.view(),
+            self.k,
+            &self.options,
+            " in the partition",
+        )?;
         for (row, label) in index.iter().zip(&fitted.labels) {
             out[*row] = Some(*label as i32 + 1);
         }
