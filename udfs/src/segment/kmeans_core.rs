@@ -1,13 +1,11 @@
-//! K-means on a feature matrix: standardisation, `linfa-clustering`'s k-means++ / Lloyd with
+//! K-means on a feature matrix: standardisation, greedy k-means++ and Lloyd (`super::lloyd`) with
 //! restarts, segment numbers ordered by size, distances, and the silhouette for choosing k.
 
-use linfa::DatasetBase;
-use linfa::traits::Fit;
-use linfa_clustering::{KMeans, KMeansInit};
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use rand_xoshiro::Xoshiro256Plus;
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 
+use super::lloyd::{LloydRun, kmeans_plusplus, lloyd};
 use super::options::{ClusterOptions, Standardize};
 
 /// Column-wise standardisation fitted on the data.
@@ -97,29 +95,6 @@ fn squared_distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
     a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
-/// One k-means restart: its centres, the nearest centre of each row, and the inertia.
-struct Run {
-    inertia: f64,
-    centers: Array2<f64>,
-    labels: Vec<usize>,
-}
-
-/// Nearest centre of every row and the squared distance to it.
-fn assign(x: ArrayView2<f64>, centers: ArrayView2<f64>) -> (Vec<usize>, Vec<f64>) {
-    x.axis_iter(Axis(0))
-        .map(|row| {
-            centers
-                .axis_iter(Axis(0))
-                .map(|c| squared_distance(row, c))
-                .enumerate()
-                .fold(
-                    (0, f64::INFINITY),
-                    |(bi, bd), (ci, d)| if d < bd { (ci, d) } else { (bi, bd) },
-                )
-        })
-        .unzip()
-}
-
 /// The mean of the rows of each cluster; a cluster without rows keeps its centre.
 fn member_means(x: ArrayView2<f64>, labels: &[usize], mut centers: Array2<f64>) -> Array2<f64> {
     let mut sums = Array2::<f64>::zeros(centers.dim());
@@ -154,51 +129,34 @@ pub fn fit(data: ArrayView2<f64>, k: usize, options: &ClusterOptions) -> Result<
     }
     let standardizer = Standardizer::fit(data, options.standardize);
     let x = standardizer.transform(data);
-    // scikit-learn stops when the squared centre shift is below tol × the mean feature variance;
-    // linfa compares the (unsquared) shift with its tolerance.
-    let mean_variance = x
-        .var_axis(Axis(0), 0.0)
-        .mean()
-        .unwrap_or(1.0)
-        .max(f64::MIN_POSITIVE);
-    let tolerance = (options.tol * mean_variance).sqrt();
-    let dataset = DatasetBase::from(x.view());
-    // One linfa run per restart, each with its own seed, keeping the run with the lowest
-    // inertia as computed here: linfa's own `n_runs` keeps the best centroids but reports the
-    // memberships and inertia of its last run.
-    let mut best: Option<Run> = None;
+    let d = x.ncols();
+    let x = x.as_standard_layout();
+    let Some(rows) = x.as_slice() else {
+        return Err("k-means needs the features as contiguous rows".to_string());
+    };
+    // scikit-learn stops when the squared centre shift is below tol × the mean feature variance.
+    let mean_variance = x.var_axis(Axis(0), 0.0).mean().unwrap_or(1.0);
+    let tolerance = options.tol * mean_variance;
+    // Restart `r` is seeded with `seed + r`; the restart with the lowest inertia wins (the first
+    // of equals).
+    let mut best: Option<LloydRun> = None;
     for run in 0..options.n_init.max(1) {
-        let rng = Xoshiro256Plus::seed_from_u64(options.seed.wrapping_add(run as u64));
-        let model = KMeans::params_with_rng(k, rng)
-            .n_runs(1)
-            .max_n_iterations(options.max_iter)
-            .tolerance(tolerance)
-            .init_method(KMeansInit::KMeansPlusPlus)
-            .fit(&dataset)
-            .map_err(|e| format!("k-means failed: {e}"))?;
-        let centers = model.centroids().to_owned();
-        let (labels, sq) = assign(x.view(), centers.view());
-        let inertia: f64 = sq.iter().sum();
-
-        if best.as_ref().is_none_or(|b| inertia < b.inertia) {
-            best = Some(Run {
-                inertia,
-                centers,
-                labels,
-            });
+        let mut rng = Xoshiro256Plus::seed_from_u64(options.seed.wrapping_add(run as u64));
+        let start = kmeans_plusplus(rows, d, k, &mut rng);
+        let result = lloyd(rows, d, start, options.max_iter, tolerance);
+        if best.as_ref().is_none_or(|b| result.inertia < b.inertia) {
+            best = Some(result);
         }
     }
-    let Some(Run {
-        centers: linfa_centers,
-        labels: raw_labels,
-        ..
-    }) = best
-    else {
+    let Some(best) = best else {
         return Err("k-means made no run".to_string());
     };
-    // Report each centre as the mean of its rows (linfa stops on its tolerance one update
+    let raw_labels = best.labels;
+    let start = Array2::from_shape_vec((k, d), best.centers)
+        .map_err(|e| format!("k-means centres: {e}"))?;
+    // Report each centre as the mean of its rows (Lloyd stops on its tolerance one update
     // early, a little off the mean), and distances to those centres.
-    let raw_centers = member_means(x.view(), &raw_labels, linfa_centers);
+    let raw_centers = member_means(x.view(), &raw_labels, start);
     let sq: Vec<f64> = x
         .axis_iter(Axis(0))
         .zip(&raw_labels)

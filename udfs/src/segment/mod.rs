@@ -10,6 +10,7 @@ pub mod kmeans_choose_k;
 pub mod kmeans_core;
 pub mod kmeans_segment_table;
 pub mod kmeans_segment_window;
+pub mod lloyd;
 pub mod options;
 pub mod segment_agreement;
 
