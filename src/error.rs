@@ -132,13 +132,29 @@ pub fn sqlstate_of(root: &DataFusionError) -> &'static str {
             None => INTERNAL_ERROR,
         },
         DataFusionError::Plan(msg) | DataFusionError::Execution(msg)
-            if own_function_sqlstate(msg).is_some() =>
+            if own_function_sqlstate(own_message(msg)).is_some() =>
         {
-            own_function_sqlstate(msg).unwrap_or(INTERNAL_ERROR)
+            own_function_sqlstate(own_message(msg)).unwrap_or(INTERNAL_ERROR)
         }
         DataFusionError::Plan(msg) => plan_sqlstate(msg),
         DataFusionError::Execution(msg) => execution_sqlstate(msg),
         _ => INTERNAL_ERROR,
+    }
+}
+
+/// DataFusion wraps the argument-type errors of a function's own coercion as
+/// "Function 'f' user-defined coercion failed with: Error during planning: f: ...": the message
+/// of the function is the part after the last "Error during planning: ".
+fn own_message(msg: &str) -> &str {
+    const WRAPPED: &str = "user-defined coercion failed with: ";
+    match msg.find(WRAPPED) {
+        Some(at) => {
+            let inner = &msg[at + WRAPPED.len()..];
+            inner
+                .strip_prefix("Error during planning: ")
+                .unwrap_or(inner)
+        }
+        None => msg,
     }
 }
 
@@ -157,6 +173,9 @@ fn own_function_sqlstate(msg: &str) -> Option<&'static str> {
         if lower.contains("must be a number")
             || lower.contains("must be numeric")
             || lower.contains("must be integers or text")
+            || lower.contains("must be an integer, got")
+            || lower.contains("must be a timestamp or date, got")
+            || lower.contains("must be text, got")
         {
             DATATYPE_MISMATCH
         } else if lower.contains(&format!("{name} takes ")) {
@@ -219,10 +238,18 @@ fn execution_sqlstate(msg: &str) -> &'static str {
 /// read the message itself, so keep DataFusion's text but drop the backtrace noise.
 fn clean_message(error: &DataFusionError) -> String {
     let text = error.to_string();
-    match text.find("\n\nbacktrace") {
-        Some(i) => text[..i].to_string(),
-        None => text,
+    let text = match text.find("\n\nbacktrace") {
+        Some(i) => &text[..i],
+        None => text.as_str(),
+    };
+    // A function's own argument error, unwrapped from DataFusion's coercion message (which
+    // would add "No function matches ... You might need to add explicit type casts").
+    let own = own_message(text);
+    if own.len() != text.len() && own_function_sqlstate(own).is_some() {
+        let end = own.find(". No function matches").unwrap_or(own.len());
+        return own[..end].to_string();
     }
+    text.to_string()
 }
 
 #[cfg(test)]

@@ -135,3 +135,106 @@ fn kmeans_gives_the_same_segments_whatever_the_row_order() {
     ));
     assert!(text.starts_with("ari,n\n1.0,"), "{text}");
 }
+
+/// Runs `clv_reference.py` with `args`; panics with its output unless it succeeds.
+fn clv_reference(args: &[&str], what: &str) {
+    let out = Command::new(python())
+        .arg(script("clv_reference.py"))
+        .args(args)
+        .output()
+        .expect("run the lifetimes reference (scripts/test creates the venv)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{what}:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn clv_matches_lifetimes_and_the_published_cdnow_fit() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    let files = dir.path();
+    clv_reference(
+        &["export", path_str(files)],
+        "export the CDNOW data from lifetimes",
+    );
+    let table = |name: &str, file: &str| {
+        format!(
+            "CREATE EXTERNAL TABLE {name} STORED AS CSV LOCATION '{}' OPTIONS ('format.has_header' 'true');",
+            path_str(&files.join(file))
+        )
+    };
+    let summary = "SELECT customer_id, frequency, recency, t, monetary_value FROM cdnow";
+    let fit = sql_csv(
+        &data,
+        &format!(
+            "{}{}{} SELECT model, parameter, value FROM clv_fit('{summary}', NULL, 'unit=weeks')",
+            table("cdnow", "cdnow_summary.csv"),
+            table("cdnow_tx", "cdnow_transactions.csv"),
+            table("simulated", "simulated.csv"),
+        ),
+    );
+    // Fader, Hardie & Lee (2005) and Fader & Hardie (2013) on this sample; within 1%.
+    let published = [
+        ("bgnbd", "r", 0.243),
+        ("bgnbd", "alpha", 4.414),
+        ("bgnbd", "a", 0.793),
+        ("bgnbd", "b", 2.426),
+        ("gamma_gamma", "p", 6.25),
+        ("gamma_gamma", "q", 3.74),
+        ("gamma_gamma", "gamma", 15.44),
+    ];
+    for (model, parameter, expected) in published {
+        let value: f64 = fit
+            .lines()
+            .find_map(|line| {
+                let mut cells = line.split(',');
+                (cells.next() == Some(model) && cells.next() == Some(parameter))
+                    .then(|| cells.next().unwrap().parse().unwrap())
+            })
+            .unwrap_or_else(|| panic!("no {model} {parameter} in\n{fit}"));
+        assert!(
+            ((value - expected) / expected).abs() < 0.01,
+            "{model} {parameter} = {value}, published {expected}\n{fit}"
+        );
+    }
+
+    let compare = |mode: &str, sql: &str| {
+        let path = files.join(format!("{mode}.csv"));
+        std::fs::write(&path, sql_csv(&data, sql)).expect("write csv");
+        clv_reference(
+            &[mode, path_str(files), path_str(&path), "39"],
+            &format!("clv ({mode}) differs from lifetimes by more than 1e-4 relative"),
+        );
+    };
+    compare(
+        "summary",
+        &format!("SELECT * FROM clv('{summary}', NULL, 39, 'unit=weeks')"),
+    );
+    compare(
+        "mbg",
+        &format!("SELECT * FROM clv('{summary}', NULL, 39, 'unit=weeks, model=mbgnbd')"),
+    );
+    compare(
+        "transactions",
+        "SELECT * FROM clv('SELECT customer_id, CAST(order_date AS DATE), amount FROM cdnow_tx', \
+         DATE '1997-09-30', 39, 'unit=weeks')",
+    );
+
+    let recovered = files.join("recovered.csv");
+    std::fs::write(
+        &recovered,
+        sql_csv(
+            &data,
+            "SELECT * FROM clv_fit('SELECT customer_id, frequency, recency, t, NULL FROM simulated', NULL, 'unit=weeks')",
+        ),
+    )
+    .expect("write csv");
+    clv_reference(
+        &["recovery", path_str(files), path_str(&recovered)],
+        "BG/NBD parameters not recovered from simulated data within 3 standard errors",
+    );
+}

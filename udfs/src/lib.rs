@@ -1,9 +1,12 @@
 //! Customer-analytics SQL functions for any DataFusion `SessionContext`.
 //!
 //! Each family is a module with its own registry (`scalar_functions`, `window_functions`,
-//! `table_functions`, ...): `rfm` (RFM scores and segments), `segment` (k-means, DBSCAN, agreement). [`register_all`] registers every
-//! function; [`reference_markdown`] prints the function reference the README carries.
+//! `table_functions`, ...): `rfm` (RFM scores and segments), `segment` (k-means, DBSCAN,
+//! agreement), `clv` (BG/NBD and Gamma-Gamma: churn, lifetime value, lifecycle stages).
+//! [`register_all`] registers every function; [`reference_markdown`] prints the function
+//! reference the README carries.
 
+pub mod clv;
 pub mod query_table;
 pub mod reference;
 pub mod rfm;
@@ -37,7 +40,9 @@ impl std::fmt::Debug for TableFunction {
 
 /// Every scalar function of this crate.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    rfm::scalar_functions()
+    let mut all = rfm::scalar_functions();
+    all.extend(clv::scalar_functions());
+    all
 }
 
 /// Every window function of this crate.
@@ -56,6 +61,7 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 pub fn table_functions() -> Vec<TableFunction> {
     let mut all = rfm::table_functions();
     all.extend(segment::table_functions());
+    all.extend(clv::table_functions());
     all
 }
 

@@ -100,9 +100,12 @@ pub fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256Plus) 
         let (pick, _) = totals
             .iter()
             .enumerate()
-            .fold((0, f64::INFINITY), |(bi, bv), (i, v)| {
-                if *v < bv { (i, *v) } else { (bi, bv) }
-            });
+            .fold(
+                (0, f64::INFINITY),
+                |(bi, bv), (i, v)| {
+                    if *v < bv { (i, *v) } else { (bi, bv) }
+                },
+            );
         let chosen = candidates[pick];
         centers.extend_from_slice(row(chosen));
         closest

@@ -1,0 +1,46 @@
+//! Both models fitted on one set of customers.
+
+use super::bgnbd::{self, History, Variant};
+use super::gamma_gamma::{self, Spend};
+use super::options::ClvOptions;
+
+/// The purchase model and the spend model of one customer base.
+#[derive(Debug, Clone, Copy)]
+pub struct Fitted {
+    pub variant: Variant,
+    pub purchases: bgnbd::Params,
+    /// None when no repeat buyer has a positive value (e.g. the amounts are all NULL).
+    pub spend: Option<gamma_gamma::Params>,
+}
+
+/// Fits the purchase model on every customer and the spend model on the repeat buyers with a
+/// positive mean value, if there are any.
+pub fn fit_both(
+    histories: &[History],
+    values: &[Option<f64>],
+    options: &ClvOptions,
+) -> Result<Fitted, String> {
+    let purchases = bgnbd::fit(options.model, histories, options.penalizer)
+        .map_err(|e| format!("purchase model ({}): {e}", options.model.name()))?;
+    let buyers: Vec<Spend> = histories
+        .iter()
+        .zip(values)
+        .filter_map(|(h, v)| match v {
+            Some(m) if h.x > 0.0 && *m > 0.0 => Some(Spend { x: h.x, m: *m }),
+            _ => None,
+        })
+        .collect();
+    let spend = if buyers.is_empty() {
+        None
+    } else {
+        Some(
+            gamma_gamma::fit(&buyers, options.penalizer)
+                .map_err(|e| format!("spend model (gamma-gamma): {e}"))?,
+        )
+    };
+    Ok(Fitted {
+        variant: options.model,
+        purchases,
+        spend,
+    })
+}
