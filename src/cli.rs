@@ -81,7 +81,9 @@ pub struct SqlArgs {
         short = 'c',
         long = "command",
         value_name = "SQL",
-        conflicts_with = "file"
+        conflicts_with = "file",
+        // SQL may start with a `--` comment.
+        allow_hyphen_values = true
     )]
     pub command: Option<String>,
     /// File of SQL statements to run (`-` for standard input).

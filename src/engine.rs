@@ -310,7 +310,10 @@ fn build_session(catalog: &Arc<Catalog>) -> Result<SessionContext> {
     ctx.register_catalog(DATABASE, catalog.catalog_provider());
     setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
     crate::pg_compat::register(&ctx);
-    huaxiang_udfs::register_all(&ctx)?;
+    // Trained models live beside the tables, one JSON file each, replaced atomically.
+    let models = huaxiang_udfs::models::store::DirStore::open(&catalog.data_dir().join("models"))
+        .map_err(datafusion::error::DataFusionError::Execution)?;
+    huaxiang_udfs::register_all_with_models(&ctx, models)?;
     Ok(ctx)
 }
 

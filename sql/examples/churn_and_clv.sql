@@ -40,3 +40,57 @@ JOIN customers p USING (customer_id)
 WHERE c.churn_prob >= 0.5 AND c.frequency >= 3
 ORDER BY value_per_quarter DESC
 LIMIT 20;
+
+-- 5. With labels: what each customer looked like on 2026-05-01, and whether they ordered again
+--    in the six months after (churned = 1 if not).
+CREATE OR REPLACE TABLE churn_history AS
+SELECT o.customer_id,
+       CAST(DATE '2026-05-01' - max(CAST(o.order_ts AS DATE)) AS BIGINT) AS recency_days,
+       count(*) AS orders,
+       CAST(sum(o.amount) AS DOUBLE) AS spend,
+       count(DISTINCT o.category) AS categories,
+       CASE WHEN max(later.customer_id) IS NULL THEN 1 ELSE 0 END AS churned
+FROM orders o
+LEFT JOIN (SELECT DISTINCT customer_id FROM orders
+           WHERE order_ts >= TIMESTAMP '2026-05-01 00:00:00') later
+  ON later.customer_id = o.customer_id
+WHERE o.order_ts < TIMESTAMP '2026-05-01 00:00:00'
+GROUP BY o.customer_id;
+
+-- 6. Train a logistic regression and a decision tree on that history; they are kept in the
+--    data dir (SELECT * FROM models()) and replaced when trained again under the same name.
+SELECT model, kind, rows, features, round(accuracy, 3) AS accuracy, round(auc, 3) AS auc
+FROM train_model('churn_lr', 'logistic',
+  'SELECT recency_days, orders, spend, categories, churned AS label FROM churn_history');
+
+SELECT model, kind, rows, round(recall, 3) AS recall, round(auc, 3) AS auc
+FROM train_model('churn_tree', 'tree',
+  'SELECT recency_days, orders, spend, categories, churned AS label FROM churn_history',
+  'max_depth=4, class_weight=balanced');
+
+-- 7. Which features drive churn (coefficients per standard deviation), and how well the model
+--    separates churners (the confusion matrix as rows).
+SELECT feature, round(weight, 3) AS weight FROM model_weights('churn_lr') ORDER BY abs(weight) DESC;
+
+SELECT metric, round(value, 3) AS value
+FROM evaluate_model('churn_lr',
+  'SELECT recency_days, orders, spend, categories, churned FROM churn_history');
+
+-- 8. Score today's customers with the trained model, beside their stage and CLV: the ones
+--    worth a call.
+WITH today AS (
+  SELECT customer_id, min(order_ts) AS first_ts, max(order_ts) AS last_ts, count(*) AS orders,
+         CAST(sum(amount) AS DOUBLE) AS spend, count(DISTINCT category) AS categories
+  FROM orders WHERE order_ts < TIMESTAMP '2026-11-01 00:00:00' GROUP BY customer_id
+), features AS (
+  SELECT *, CAST(DATE '2026-10-31' - CAST(last_ts AS DATE) AS BIGINT) AS recency_days FROM today
+)
+SELECT f.customer_id,
+       round(churn_prob('churn_lr', f.recency_days, f.orders, f.spend, f.categories), 3) AS churn_risk,
+       lifecycle_stage(f.first_ts, f.last_ts, f.orders, DATE '2026-10-31', 'labels=cn') AS stage,
+       round(c.clv, 2) AS clv_90d
+FROM features f
+JOIN customer_clv c USING (customer_id)
+WHERE churn_prob('churn_lr', f.recency_days, f.orders, f.spend, f.categories) >= 0.5
+ORDER BY c.expected_avg_value * (c.frequency + 1) DESC
+LIMIT 10;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::common::{DEMO_CUSTOMERS, ServerProcess, demo_dir, psql};
+use super::common::{DEMO_CUSTOMERS, ServerProcess, demo_dir, psql, temp_dir};
 
 fn stdout(out: &std::process::Output) -> String {
     assert!(
@@ -289,4 +289,57 @@ fn psql_runs_kmeans_and_gets_sqlstates_for_bad_arguments() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("22023"), "{stderr}");
     assert!(stderr.contains("kmeans_segment: k must be"), "{stderr}");
+}
+
+/// Churn and CLV over the wire: `clv` from raw orders, a model trained in one connection and
+/// scored in another, and a bad feature count as 22023.
+#[test]
+fn psql_trains_and_scores_churn_models_and_runs_clv() {
+    let dir = temp_dir();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let out = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "CREATE TABLE h AS SELECT value AS x, CASE WHEN value % 10 > 4 THEN 1 ELSE 0 END AS label \
+             FROM generate_series(1, 200)",
+            "-c",
+            "SELECT model, rows FROM train_model('wire_churn', 'logistic', 'SELECT x % 10 AS x, label FROM h')",
+            "-c",
+            "CREATE TABLE o AS SELECT value % 20 AS customer_id, \
+             to_timestamp(1767225600 + ((value * 13) % 300) * 86400) AS order_ts, 10.0 + value % 7 AS amount \
+             FROM generate_series(1, 400)",
+            "-c",
+            "SELECT count(*), bool_and(p_alive BETWEEN 0 AND 1) FROM clv('o', DATE '2026-12-31', 30)",
+        ],
+    ));
+    assert_eq!(
+        out.lines()
+            .filter(|l| !l.starts_with("SELECT"))
+            .collect::<Vec<_>>(),
+        vec!["wire_churn|200", "20|t"],
+        "{out}"
+    );
+    let scored = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "SELECT churn_prob('wire_churn', 9) > 0.5, churn_prob('wire_churn', 0) < 0.5",
+        ],
+    ));
+    assert_eq!(scored.trim(), "t|t");
+    let bad = psql(
+        &server,
+        &[
+            "-v",
+            "VERBOSITY=verbose",
+            "-c",
+            "SELECT churn_prob('wire_churn', 1, 2)",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("22023"), "{stderr}");
+    assert!(stderr.contains("takes 1 features (x)"), "{stderr}");
 }

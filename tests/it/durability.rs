@@ -187,3 +187,56 @@ fn kill_9_during_create_table_as_leaves_no_half_table() {
         .count();
     assert_eq!(dirs, live, "orphaned table directories were not cleaned up");
 }
+
+/// Trained models are kept in the data dir: another process (a restart) scores with them, a
+/// retrain replaces one whole, and a damaged model file is a clear error, not a crash.
+#[test]
+fn trained_models_survive_a_restart_and_are_replaced_whole() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let train = |extra: &str| {
+        sql_csv(
+            d,
+            &format!(
+                "SELECT model, features FROM train_model('churn', 'logistic', \
+                 'SELECT x{extra}, CASE WHEN x > 50 THEN 1 ELSE 0 END AS label \
+                 FROM (SELECT value AS x, value % 7 AS y FROM generate_series(1, 100))')"
+            ),
+        )
+    };
+    sql_csv(d, "CREATE TABLE keep (id INT)");
+    assert!(train("").contains("churn,x"));
+    let scored = sql_csv(
+        d,
+        "SELECT churn_prob('churn', 90) > 0.5 AS p, churn_prob('churn', 10) < 0.5 AS q",
+    );
+    assert_eq!(scored.lines().nth(1), Some("true,true"), "{scored}");
+    assert!(train(", y").contains("churn,\"x, y\""));
+    let listed = sql_csv(d, "SELECT name, features FROM models()");
+    assert_eq!(
+        listed.lines().skip(1).collect::<Vec<_>>(),
+        vec!["churn,\"x, y\""]
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(d.join("models"))
+        .expect("models dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec!["churn.json"],
+        "no temporary files are left behind"
+    );
+
+    std::fs::write(d.join("models/churn.json"), "{ not json").expect("damage the model");
+    let out = run(&[
+        "sql",
+        "--data-dir",
+        path_str(d),
+        "-c",
+        "SELECT churn_prob('churn', 1, 2)",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("churn.json is damaged"), "{err}");
+    assert_eq!(count(d, "keep"), 0, "the server's tables are unaffected");
+}

@@ -238,3 +238,40 @@ fn clv_matches_lifetimes_and_the_published_cdnow_fit() {
         "BG/NBD parameters not recovered from simulated data within 3 standard errors",
     );
 }
+
+#[test]
+fn churn_logistic_auc_is_within_0_01_of_scikit_learn() {
+    let dir = temp_dir();
+    let features = dir.path().join("churn.csv");
+    // Features of each customer on 2026-05-01 and whether they ordered again before 2026-11-01.
+    let query = "SELECT CAST(DATE ''2026-05-01'' - max(CAST(o.order_ts AS DATE)) AS BIGINT) AS recency_days, \
+                 count(*) AS orders, CAST(sum(o.amount) AS DOUBLE) AS spend, \
+                 count(DISTINCT o.category) AS categories, \
+                 CASE WHEN max(f.customer_id) IS NULL THEN 1 ELSE 0 END AS label \
+                 FROM orders o LEFT JOIN (SELECT DISTINCT customer_id FROM orders \
+                 WHERE order_ts >= TIMESTAMP ''2026-05-01 00:00:00'') f ON f.customer_id = o.customer_id \
+                 WHERE o.order_ts < TIMESTAMP ''2026-05-01 00:00:00'' GROUP BY o.customer_id";
+    export_csv(&query.replace("''", "'"), &features);
+    let trained = sql_csv(
+        demo_dir(),
+        &format!("SELECT auc FROM train_model('reference_churn_lr', 'logistic', '{query}')"),
+    );
+    let auc = trained
+        .lines()
+        .nth(1)
+        .expect("an AUC row")
+        .trim()
+        .to_string();
+    let out = Command::new(python())
+        .arg(script("churn_reference.py"))
+        .args([path_str(&features), &auc])
+        .output()
+        .expect("run the scikit-learn reference");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "logistic AUC differs from scikit-learn's by more than 0.01:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+}

@@ -2,11 +2,12 @@
 //!
 //! Each family is a module with its own registry (`scalar_functions`, `window_functions`,
 //! `table_functions`, ...): `rfm` (RFM scores and segments), `segment` (k-means, DBSCAN,
-//! agreement), `clv` (BG/NBD and Gamma-Gamma: churn, lifetime value, lifecycle stages).
-//! [`register_all`] registers every function; [`reference_markdown`] prints the function
-//! reference the README carries.
+//! agreement), `clv` (BG/NBD and Gamma-Gamma: churn, lifetime value, lifecycle stages),
+//! `models` (trained churn classifiers). [`register_all`] registers every function;
+//! [`reference_markdown`] prints the function reference the README carries.
 
 pub mod clv;
+pub mod models;
 pub mod query_table;
 pub mod reference;
 pub mod rfm;
@@ -19,6 +20,7 @@ use datafusion::common::Result;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
+pub use models::store::ModelStore;
 pub use reference::reference_markdown;
 
 /// A table function with its SQL name and documentation (DataFusion's table functions carry no
@@ -40,8 +42,13 @@ impl std::fmt::Debug for TableFunction {
 
 /// Every scalar function of this crate.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    scalar_functions_with(models::default_store())
+}
+
+fn scalar_functions_with(store: Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
     let mut all = rfm::scalar_functions();
     all.extend(clv::scalar_functions());
+    all.extend(models::scalar_functions(store));
     all
 }
 
@@ -59,9 +66,14 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 
 /// Every table function of this crate.
 pub fn table_functions() -> Vec<TableFunction> {
+    table_functions_with(models::default_store())
+}
+
+fn table_functions_with(store: Arc<dyn ModelStore>) -> Vec<TableFunction> {
     let mut all = rfm::table_functions();
     all.extend(segment::table_functions());
     all.extend(clv::table_functions());
+    all.extend(models::table_functions(store));
     all
 }
 
@@ -80,9 +92,16 @@ pub fn function_names() -> Vec<String> {
     names
 }
 
-/// Registers every function of this crate with `ctx`.
+/// Registers every function of this crate with `ctx`; trained models are kept in memory for
+/// the life of the process (see [`register_all_with_models`]).
 pub fn register_all(ctx: &SessionContext) -> Result<()> {
-    for udf in scalar_functions() {
+    register_all_with_models(ctx, models::default_store())
+}
+
+/// Registers every function of this crate with `ctx`, keeping trained models in `store` (e.g.
+/// a [`models::store::DirStore`] for models that survive restarts).
+pub fn register_all_with_models(ctx: &SessionContext, store: Arc<dyn ModelStore>) -> Result<()> {
+    for udf in scalar_functions_with(store.clone()) {
         ctx.register_udf(udf.as_ref().clone());
     }
     for udwf in window_functions() {
@@ -91,7 +110,7 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     for udaf in aggregate_functions() {
         ctx.register_udaf(udaf.as_ref().clone());
     }
-    for table in table_functions() {
+    for table in table_functions_with(store) {
         ctx.register_udtf(table.name, table.implementation.clone());
     }
     Ok(())

@@ -1,0 +1,145 @@
+//! A trained model as it is stored: what it predicts from, its parameters and its training
+//! metrics.
+
+use serde::{Deserialize, Serialize};
+
+/// Kinds of trained models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Logistic,
+    Tree,
+}
+
+impl Kind {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "logistic" | "logistic_regression" | "lr" => Some(Self::Logistic),
+            "tree" | "decision_tree" => Some(Self::Tree),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Logistic => "logistic",
+            Self::Tree => "tree",
+        }
+    }
+}
+
+/// A node of a decision tree: a split (rows with `x[feature] <= value` go left) or a leaf with
+/// the (weighted) share of positive training rows that reached it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Node {
+    Split {
+        feature: usize,
+        value: f64,
+        left: Box<Node>,
+        right: Box<Node>,
+    },
+    Leaf {
+        probability: f64,
+    },
+}
+
+impl Node {
+    /// The probability of the positive class for one row.
+    pub fn predict(&self, row: &[f64]) -> f64 {
+        let mut node = self;
+        loop {
+            match node {
+                Node::Leaf { probability } => return *probability,
+                Node::Split {
+                    feature,
+                    value,
+                    left,
+                    right,
+                } => {
+                    node = if row[*feature] <= *value { left } else { right };
+                }
+            }
+        }
+    }
+}
+
+/// The parameters of a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Params {
+    /// P(label = 1) = σ(intercept + Σ coefficients[j] · (x[j] − center[j]) / scale[j]).
+    Logistic {
+        intercept: f64,
+        coefficients: Vec<f64>,
+        center: Vec<f64>,
+        scale: Vec<f64>,
+    },
+    /// A decision tree on the raw features, with each feature's importance.
+    Tree { root: Node, importances: Vec<f64> },
+}
+
+/// A trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub name: String,
+    pub kind: Kind,
+    pub features: Vec<String>,
+    pub params: Params,
+    /// Metrics on the training rows, in the order they were computed.
+    pub metrics: Vec<(String, f64)>,
+    /// The options it was trained with, as given.
+    pub options: String,
+    /// Training time, microseconds since 1970-01-01 UTC.
+    pub trained_at: i64,
+    pub rows: usize,
+}
+
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl Model {
+    /// The probability of the positive class for one row of features (in the model's order).
+    pub fn predict(&self, row: &[f64]) -> f64 {
+        match &self.params {
+            Params::Logistic {
+                intercept,
+                coefficients,
+                center,
+                scale,
+            } => {
+                let z = coefficients
+                    .iter()
+                    .zip(row)
+                    .zip(center.iter().zip(scale))
+                    .map(|((w, x), (c, s))| w * (x - c) / s)
+                    .sum::<f64>()
+                    + intercept;
+                sigmoid(z)
+            }
+            Params::Tree { root, .. } => root.predict(row),
+        }
+    }
+
+    /// Per feature: the logistic coefficient (per standard deviation when standardised) or the
+    /// tree's impurity-based importance.
+    pub fn weights(&self) -> Vec<f64> {
+        match &self.params {
+            Params::Logistic { coefficients, .. } => coefficients.clone(),
+            Params::Tree { importances, .. } => importances.clone(),
+        }
+    }
+
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    }
+}
