@@ -72,7 +72,7 @@ pub fn table_functions() -> Vec<TableFunction> {
 fn table_functions_with(store: Arc<dyn ModelStore>) -> Vec<TableFunction> {
     let mut all = rfm::table_functions();
     all.extend(segment::table_functions());
-    all.extend(clv::table_functions());
+    all.extend(clv::table_functions(store.clone()));
     all.extend(models::table_functions(store));
     all
 }

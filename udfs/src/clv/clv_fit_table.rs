@@ -11,7 +11,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::clv_table::options_arg;
-use super::fitted::fit_both;
+use super::fitted::{fit_both, save};
 use super::input::plan_input;
 use crate::query_table::{QueryTable, constant_arg, session_state, string_arg};
 
@@ -44,8 +44,10 @@ const NAME: &str = "clv_fit";
         description = "`unit`, `model` and `penalizer`, as for `clv`."
     )
 )]
-#[derive(Debug, Default)]
-pub struct ClvFitTableFunc;
+#[derive(Debug)]
+pub struct ClvFitTableFunc {
+    pub store: Arc<dyn crate::models::store::ModelStore>,
+}
 
 impl ClvFitTableFunc {
     pub fn documentation(&self) -> Option<&Documentation> {
@@ -65,7 +67,7 @@ impl TableFunctionImpl for ClvFitTableFunc {
         let state = session_state(args.session(), NAME)?;
         let query = string_arg(NAME, "query", &exprs[0])?;
         let as_of = constant_arg(NAME, "as_of", &exprs[1])?;
-        let options = options_arg(NAME, exprs, 2)?;
+        let (options, options_text) = options_arg(NAME, exprs, 2)?;
         let input = Arc::new(plan_input(state, NAME, &query, &as_of, options.unit)?);
         let schema = Arc::new(Schema::new(vec![
             Field::new("model", DataType::Utf8, false),
@@ -73,6 +75,7 @@ impl TableFunctionImpl for ClvFitTableFunc {
             Field::new("value", DataType::Float64, false),
         ]));
         let out_schema = schema.clone();
+        let store = self.store.clone();
         let plan = input.plan.clone();
         let finish = Arc::new(move |batches: Vec<RecordBatch>| {
             let customers = input.read(NAME, batches)?;
@@ -83,6 +86,18 @@ impl TableFunctionImpl for ClvFitTableFunc {
                 Ok(f) => f,
                 Err(e) => return exec_err!("{NAME}: {e}"),
             };
+            if let Some(name) = &options.save
+                && let Err(e) = save(
+                    store.as_ref(),
+                    name,
+                    &fitted,
+                    &options,
+                    &options_text,
+                    customers.histories.len(),
+                )
+            {
+                return exec_err!("{NAME}: {e}");
+            }
             let repeat_buyers = customers
                 .histories
                 .iter()

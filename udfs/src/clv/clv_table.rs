@@ -12,7 +12,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::bgnbd::{expected_purchases, p_alive};
-use super::fitted::fit_both;
+use super::fitted::{fit_both, save};
 use super::gamma_gamma::expected_value;
 use super::input::plan_input;
 use super::options::ClvOptions;
@@ -54,8 +54,10 @@ const NAME: &str = "clv";
         description = "`unit=days` (default) or `weeks` (7 days) for recency, t and horizon; `model=bgnbd` (default) or `mbgnbd`; `penalizer=0`: an L2 penalty on the parameters, as `lifetimes`' `penalizer_coef`."
     )
 )]
-#[derive(Debug, Default)]
-pub struct ClvTableFunc;
+#[derive(Debug)]
+pub struct ClvTableFunc {
+    pub store: Arc<dyn crate::models::store::ModelStore>,
+}
 
 impl ClvTableFunc {
     pub fn documentation(&self) -> Option<&Documentation> {
@@ -63,16 +65,21 @@ impl ClvTableFunc {
     }
 }
 
-/// The options argument at `index`, if given.
+/// The options argument at `index`, if given, parsed and as written.
 pub fn options_arg(
     function: &str,
     exprs: &[datafusion::logical_expr::Expr],
     index: usize,
-) -> Result<ClvOptions> {
+) -> Result<(ClvOptions, String)> {
     match exprs.get(index) {
-        Some(e) => ClvOptions::parse(&string_arg(function, "options", e)?)
-            .map_err(|e| datafusion::error::DataFusionError::Plan(format!("{function}: {e}"))),
-        None => Ok(ClvOptions::default()),
+        Some(e) => {
+            let text = string_arg(function, "options", e)?;
+            let options = ClvOptions::parse(&text).map_err(|e| {
+                datafusion::error::DataFusionError::Plan(format!("{function}: {e}"))
+            })?;
+            Ok((options, text))
+        }
+        None => Ok((ClvOptions::default(), String::new())),
     }
 }
 
@@ -97,7 +104,7 @@ impl TableFunctionImpl for ClvTableFunc {
             }
             _ => return plan_err!("{NAME}: horizon must be a non-negative number, got {horizon}"),
         };
-        let options = options_arg(NAME, exprs, 3)?;
+        let (options, options_text) = options_arg(NAME, exprs, 3)?;
         let input = Arc::new(plan_input(state, NAME, &query, &as_of, options.unit)?);
         let schema = Arc::new(Schema::new(vec![
             Field::new("customer_id", input.id_type.clone(), false),
@@ -112,6 +119,7 @@ impl TableFunctionImpl for ClvTableFunc {
             Field::new("clv", DataType::Float64, true),
         ]));
         let out_schema = schema.clone();
+        let store = self.store.clone();
         let plan = input.plan.clone();
         let finish = Arc::new(move |batches: Vec<RecordBatch>| {
             let customers = input.read(NAME, batches)?;
@@ -122,6 +130,18 @@ impl TableFunctionImpl for ClvTableFunc {
                 Ok(f) => f,
                 Err(e) => return exec_err!("{NAME}: {e}"),
             };
+            if let Some(name) = &options.save
+                && let Err(e) = save(
+                    store.as_ref(),
+                    name,
+                    &fitted,
+                    &options,
+                    &options_text,
+                    customers.histories.len(),
+                )
+            {
+                return exec_err!("{NAME}: {e}");
+            }
             let n = customers.histories.len();
             let mut alive = Vec::with_capacity(n);
             let mut purchases = Vec::with_capacity(n);

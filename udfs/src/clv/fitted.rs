@@ -44,3 +44,38 @@ pub fn fit_both(
         spend,
     })
 }
+
+/// Keeps `fitted` as model `name` in `store`, fitted on `customers` customers.
+pub fn save(
+    store: &dyn crate::models::store::ModelStore,
+    name: &str,
+    fitted: &Fitted,
+    options: &ClvOptions,
+    options_text: &str,
+    customers: usize,
+) -> Result<(), String> {
+    use crate::models::model::{Kind, Model, Params};
+    let p = fitted.purchases;
+    let model = Model {
+        name: name.to_string(),
+        kind: Kind::Clv,
+        features: vec!["frequency".into(), "recency".into(), "t".into()],
+        params: Params::Clv {
+            purchases: fitted.variant.name().to_string(),
+            r: p.r,
+            alpha: p.alpha,
+            a: p.a,
+            b: p.b,
+            spend: fitted.spend.map(|s| [s.p, s.q, s.gamma]),
+            unit: options.unit.name().to_string(),
+        },
+        metrics: vec![],
+        options: options_text.to_string(),
+        trained_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0),
+        rows: customers,
+    };
+    store.put(&model)
+}

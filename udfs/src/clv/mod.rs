@@ -18,29 +18,36 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::ScalarUDF;
 
 use crate::TableFunction;
+use crate::models::default_store;
+use crate::models::store::ModelStore;
 
-pub fn clv_table() -> TableFunction {
-    static FUNC: LazyLock<Arc<clv_table::ClvTableFunc>> =
-        LazyLock::new(|| Arc::new(clv_table::ClvTableFunc));
+pub fn clv_table(store: Arc<dyn ModelStore>) -> TableFunction {
+    static DOCS: LazyLock<clv_table::ClvTableFunc> = LazyLock::new(|| clv_table::ClvTableFunc {
+        store: default_store(),
+    });
     TableFunction {
         name: "clv",
-        implementation: FUNC.clone() as Arc<dyn TableFunctionImpl>,
-        documentation: FUNC.documentation(),
+        implementation: Arc::new(clv_table::ClvTableFunc { store }) as Arc<dyn TableFunctionImpl>,
+        documentation: DOCS.documentation(),
     }
 }
 
-pub fn clv_fit_table() -> TableFunction {
-    static FUNC: LazyLock<Arc<clv_fit_table::ClvFitTableFunc>> =
-        LazyLock::new(|| Arc::new(clv_fit_table::ClvFitTableFunc));
+pub fn clv_fit_table(store: Arc<dyn ModelStore>) -> TableFunction {
+    static DOCS: LazyLock<clv_fit_table::ClvFitTableFunc> =
+        LazyLock::new(|| clv_fit_table::ClvFitTableFunc {
+            store: default_store(),
+        });
     TableFunction {
         name: "clv_fit",
-        implementation: FUNC.clone() as Arc<dyn TableFunctionImpl>,
-        documentation: FUNC.documentation(),
+        implementation: Arc::new(clv_fit_table::ClvFitTableFunc { store })
+            as Arc<dyn TableFunctionImpl>,
+        documentation: DOCS.documentation(),
     }
 }
 
-pub fn table_functions() -> Vec<TableFunction> {
-    vec![clv_table(), clv_fit_table()]
+/// The table functions, saving models (option `save=NAME`) in `store`.
+pub fn table_functions(store: Arc<dyn ModelStore>) -> Vec<TableFunction> {
+    vec![clv_table(store.clone()), clv_fit_table(store)]
 }
 
 pub fn lifecycle_stage() -> Arc<ScalarUDF> {

@@ -11,6 +11,13 @@ pub enum Unit {
 }
 
 impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Days => "days",
+            Self::Weeks => "weeks",
+        }
+    }
+
     pub fn days(self) -> f64 {
         match self {
             Self::Days => 1.0,
@@ -19,11 +26,13 @@ impl Unit {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClvOptions {
     pub unit: Unit,
     pub model: Variant,
     pub penalizer: f64,
+    /// Keep the fitted models under this name (for `churn_prob` and friends).
+    pub save: Option<String>,
 }
 
 impl Default for ClvOptions {
@@ -32,11 +41,12 @@ impl Default for ClvOptions {
             unit: Unit::Days,
             model: Variant::BgNbd,
             penalizer: 0.0,
+            save: None,
         }
     }
 }
 
-pub const OPTION_NAMES: &str = "unit (days|weeks), model (bgnbd|mbgnbd), penalizer";
+pub const OPTION_NAMES: &str = "unit (days|weeks), model (bgnbd|mbgnbd), penalizer, save";
 
 impl ClvOptions {
     /// Parses `key=value` pairs separated by commas, semicolons or spaces.
@@ -79,6 +89,7 @@ impl ClvOptions {
                             format!("option penalizer must be a non-negative number, got '{value}'")
                         })?
                 }
+                "save" => options.save = Some(crate::models::store::check_name(value)?),
                 other => {
                     return Err(format!(
                         "unknown option '{other}' (options: {OPTION_NAMES})"
@@ -102,7 +113,8 @@ mod tests {
             ClvOptions {
                 unit: Unit::Weeks,
                 model: Variant::MbgNbd,
-                penalizer: 0.01
+                penalizer: 0.01,
+                save: None,
             }
         );
         assert_eq!(ClvOptions::parse("").unwrap(), ClvOptions::default());
@@ -110,5 +122,10 @@ mod tests {
         assert!(ClvOptions::parse("penalizer=-1").is_err());
         assert!(ClvOptions::parse("colour=red").is_err());
         assert!(ClvOptions::parse("model").is_err());
+        assert_eq!(
+            ClvOptions::parse("save=CDNOW_bg").unwrap().save.as_deref(),
+            Some("cdnow_bg")
+        );
+        assert!(ClvOptions::parse("save=a/b").is_err());
     }
 }

@@ -394,7 +394,7 @@ fn model_name_arg(args: &TableFunctionArgs, function: &str) -> Result<String> {
 
 #[user_doc(
     doc_section(label = "Churn and Lifetime Value Functions"),
-    description = "What a stored model learned, one row per feature: `feature, weight` — for a logistic model its coefficient (per standard deviation of the feature when standardised; positive raises the probability of label 1), for a tree the feature's share of the impurity decrease (importances sum to 1).",
+    description = "What a stored model learned, one row per feature: `feature, weight` — for a logistic model its coefficient (per standard deviation of the feature when standardised; positive raises the probability of label 1), for a tree the feature's share of the impurity decrease (importances sum to 1); for a model saved by `clv` its parameters (r, alpha, a, b, p, q, gamma).",
     syntax_example = "model_weights('model')",
     sql_example = r#"```sql
 > SELECT feature, round(weight, 3) AS weight FROM model_weights('churn_lr')
@@ -431,10 +431,12 @@ impl TableFunctionImpl for ModelWeightsFunc {
         ]));
         let store = self.store.clone();
         at_execution(NAME, schema, move || {
-            let model = load(store.as_ref(), NAME, &name)?;
+            let weights = load(store.as_ref(), NAME, &name)?.weights();
             Ok(vec![
-                Arc::new(StringArray::from(model.features.clone())) as ArrayRef,
-                Arc::new(Float64Array::from(model.weights())),
+                Arc::new(StringArray::from_iter_values(
+                    weights.iter().map(|w| w.0.as_str()),
+                )) as ArrayRef,
+                Arc::new(Float64Array::from_iter_values(weights.iter().map(|w| w.1))),
             ])
         })
     }
@@ -573,7 +575,7 @@ impl TableFunctionImpl for DropModelFunc {
 
 #[user_doc(
     doc_section(label = "Churn and Lifetime Value Functions"),
-    description = "The probability of label 1 (churn) under a stored model, for each row: the features in the order the model was trained with. NULL when a feature is NULL. A wrong number of features is an error naming the ones the model expects.",
+    description = "The probability of label 1 (churn) under a stored model, for each row: the features in the order the model was trained with. For a model saved by `clv(..., 'save=NAME')` the features are frequency, recency and t (in the model's unit) and the result is 1 − P(alive). NULL when a feature is NULL. A wrong number of features is an error naming the ones the model expects.",
     syntax_example = "churn_prob('model', feature1 [, feature2, ...])",
     sql_example = r#"```sql
 > SELECT customer_id,
@@ -700,7 +702,339 @@ impl ScalarUDFImpl for ChurnProbFunc {
             for (slot, c) in row.iter_mut().zip(&columns) {
                 *slot = c.value(i);
             }
+            if model.kind == Kind::Clv {
+                let h = crate::clv::bgnbd::History {
+                    x: row[0],
+                    tx: row[1],
+                    t: row[2],
+                };
+                if let Err(e) = h.check() {
+                    return exec_err!("{NAME}: {e}");
+                }
+            }
             out.append_value(model.predict(&row));
+        }
+        let array: ArrayRef = Arc::new(out.finish());
+        if args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+        {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &array, 0,
+            )?));
+        }
+        Ok(ColumnarValue::Array(array))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Loads a `clv` model for a scalar function.
+fn load_clv(
+    store: &dyn ModelStore,
+    function: &str,
+    args: &[ColumnarValue],
+) -> Result<(
+    String,
+    crate::clv::bgnbd::Variant,
+    crate::clv::bgnbd::Params,
+    Option<crate::clv::gamma_gamma::Params>,
+)> {
+    let name = match &args[0] {
+        ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) => s.clone(),
+        ColumnarValue::Scalar(_) => {
+            return exec_err!("{function}: the model name must not be NULL");
+        }
+        ColumnarValue::Array(_) => {
+            return exec_err!("{function}: the model name must be a constant");
+        }
+    };
+    let model = load(store, function, &name)?;
+    match model.clv() {
+        Some((variant, purchases, spend)) => Ok((name, variant, purchases, spend)),
+        None => exec_err!(
+            "{function}: model '{name}' is a {} model; this function needs one saved by clv(..., 'save={name}')",
+            model.kind.name()
+        ),
+    }
+}
+
+/// Coerces (model name, numbers...) with exactly `arity` numbers.
+fn coerce_model_numbers(
+    function: &str,
+    arg_names: &str,
+    arity: usize,
+    arg_types: &[DataType],
+) -> Result<Vec<DataType>> {
+    if arg_types.len() != arity + 1 {
+        return plan_err!(
+            "{function} takes {} arguments ('model', {arg_names}), got {}",
+            arity + 1,
+            arg_types.len()
+        );
+    }
+    arg_types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match i {
+            0 if matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) => {
+                Ok(DataType::Utf8)
+            }
+            0 => plan_err!("{function}: the model name must be text, got {t}"),
+            _ if t.is_numeric() || t == &DataType::Null => Ok(DataType::Float64),
+            _ => plan_err!("{function}: argument {} must be a number, got {t}", i + 1),
+        })
+        .collect()
+}
+
+/// Applies `f` to the numeric arguments of each row; NULL in, NULL out.
+fn map_rows(
+    args: &ScalarFunctionArgs,
+    mut f: impl FnMut(&[f64]) -> Result<Option<f64>>,
+) -> Result<ColumnarValue> {
+    let n = args.number_rows;
+    let columns = args.args[1..]
+        .iter()
+        .map(|a| Ok(cast(&a.to_array(n)?, &DataType::Float64)?))
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let columns: Vec<_> = columns
+        .iter()
+        .map(|c| c.as_primitive::<Float64Type>())
+        .collect();
+    let mut out = Float64Builder::with_capacity(n);
+    let mut row = vec![0.0; columns.len()];
+    for i in 0..n {
+        if columns.iter().any(|c| c.is_null(i)) {
+            out.append_null();
+            continue;
+        }
+        for (slot, c) in row.iter_mut().zip(&columns) {
+            *slot = c.value(i);
+        }
+        out.append_option(f(&row)?);
+    }
+    let array: ArrayRef = Arc::new(out.finish());
+    if args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+    {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?));
+    }
+    Ok(ColumnarValue::Array(array))
+}
+
+#[user_doc(
+    doc_section(label = "Churn and Lifetime Value Functions"),
+    description = "Expected number of purchases in the next `horizon` time units of a customer with this history, under a model saved by `clv(..., 'save=NAME')` (BG/NBD or MBG/NBD): the `expected_purchases` column of `clv`, for any table. Times are in the model's unit (`models()` shows the options). NULL in, NULL out; an impossible history (recency > t, fractional frequency) is an error.",
+    syntax_example = "expected_purchases('model', frequency, recency, t, horizon)",
+    sql_example = r#"```sql
+> -- after SELECT * FROM clv_fit('SELECT customer_id, order_ts, amount FROM orders',
+> --                              DATE '2026-10-31', 'save=shop');
+> SELECT round(expected_purchases('shop', 4, 200, 300, 90), 4) AS next_90_days;
++--------------+
+| next_90_days |
++--------------+
+| 1.3067       |
++--------------+
+```"#,
+    argument(
+        name = "model",
+        description = "A model saved by `clv` or `clv_fit` with `save=NAME`."
+    ),
+    argument(
+        name = "frequency",
+        description = "Repeat purchases (days with a purchase after the first)."
+    ),
+    argument(
+        name = "recency",
+        description = "Time from the first to the last purchase."
+    ),
+    argument(
+        name = "t",
+        description = "Time from the first purchase to the end of observation."
+    ),
+    argument(name = "horizon", description = "How far ahead, in the model's unit.")
+)]
+#[derive(Debug)]
+pub struct ExpectedPurchasesFunc {
+    pub store: Arc<dyn ModelStore>,
+    signature: Signature,
+}
+
+impl ExpectedPurchasesFunc {
+    pub fn new(store: Arc<dyn ModelStore>) -> Self {
+        Self {
+            store,
+            signature: Signature::user_defined(Volatility::Stable),
+        }
+    }
+}
+
+impl PartialEq for ExpectedPurchasesFunc {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.store, &other.store)
+    }
+}
+
+impl Eq for ExpectedPurchasesFunc {}
+
+impl std::hash::Hash for ExpectedPurchasesFunc {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "expected_purchases".hash(state);
+    }
+}
+
+impl ScalarUDFImpl for ExpectedPurchasesFunc {
+    fn name(&self) -> &str {
+        "expected_purchases"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_model_numbers(self.name(), "frequency, recency, t, horizon", 4, arg_types)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        const NAME: &str = "expected_purchases";
+        let (_, variant, purchases, _) = load_clv(self.store.as_ref(), NAME, &args.args)?;
+        map_rows(&args, |row| {
+            let h = crate::clv::bgnbd::History {
+                x: row[0],
+                tx: row[1],
+                t: row[2],
+            };
+            h.check().map_err(|e| exec_error(NAME, e))?;
+            if !(row[3].is_finite() && row[3] >= 0.0) {
+                return exec_err!(
+                    "{NAME}: horizon must be a non-negative number, got {}",
+                    row[3]
+                );
+            }
+            crate::clv::bgnbd::expected_purchases(variant, purchases, h, row[3])
+                .map(Some)
+                .map_err(|e| exec_error(NAME, e))
+        })
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+#[user_doc(
+    doc_section(label = "Churn and Lifetime Value Functions"),
+    description = "Expected mean value per purchase of a customer with `frequency` repeat purchases of mean `avg_value`, under the Gamma-Gamma spend model of a model saved by `clv(..., 'save=NAME')`: the `expected_avg_value` column of `clv`. Without repeat purchases (or with a NULL or non-positive `avg_value`) it is the population mean. NULL frequency gives NULL.",
+    syntax_example = "expected_avg_value('model', frequency, avg_value)",
+    sql_example = r#"```sql
+> SELECT round(expected_avg_value('shop', 4, 800.0), 2) AS per_order,
+         round(expected_avg_value('shop', 0, NULL), 2) AS newcomer;
++-----------+----------+
+| per_order | newcomer |
++-----------+----------+
+| 704.67    | 474.63   |
++-----------+----------+
+```"#,
+    argument(
+        name = "model",
+        description = "A model saved by `clv` or `clv_fit` with `save=NAME`."
+    ),
+    argument(name = "frequency", description = "Repeat purchases."),
+    argument(
+        name = "avg_value",
+        description = "Mean value of the repeat purchases."
+    )
+)]
+#[derive(Debug)]
+pub struct ExpectedAvgValueFunc {
+    pub store: Arc<dyn ModelStore>,
+    signature: Signature,
+}
+
+impl ExpectedAvgValueFunc {
+    pub fn new(store: Arc<dyn ModelStore>) -> Self {
+        Self {
+            store,
+            signature: Signature::user_defined(Volatility::Stable),
+        }
+    }
+}
+
+impl PartialEq for ExpectedAvgValueFunc {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.store, &other.store)
+    }
+}
+
+impl Eq for ExpectedAvgValueFunc {}
+
+impl std::hash::Hash for ExpectedAvgValueFunc {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "expected_avg_value".hash(state);
+    }
+}
+
+impl ScalarUDFImpl for ExpectedAvgValueFunc {
+    fn name(&self) -> &str {
+        "expected_avg_value"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_model_numbers(self.name(), "frequency, avg_value", 2, arg_types)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        const NAME: &str = "expected_avg_value";
+        let (name, _, _, spend) = load_clv(self.store.as_ref(), NAME, &args.args)?;
+        let Some(spend) = spend else {
+            return exec_err!(
+                "{NAME}: model '{name}' has no spend model (its amounts were all NULL)"
+            );
+        };
+        // A NULL avg_value means "no repeat purchases": only the frequency decides NULL.
+        let n = args.number_rows;
+        let frequency = cast(&args.args[1].to_array(n)?, &DataType::Float64)?;
+        let value = cast(&args.args[2].to_array(n)?, &DataType::Float64)?;
+        let (frequency, value) = (
+            frequency.as_primitive::<Float64Type>(),
+            value.as_primitive::<Float64Type>(),
+        );
+        let mut out = Float64Builder::with_capacity(n);
+        for i in 0..n {
+            if frequency.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            let x = frequency.value(i);
+            if !(x >= 0.0 && x.fract() == 0.0) {
+                return exec_err!(
+                    "{NAME}: frequency must be a whole number of repeat purchases, got {x}"
+                );
+            }
+            let m = value.is_valid(i).then(|| value.value(i));
+            out.append_value(crate::clv::gamma_gamma::expected_value(spend, x, m));
         }
         let array: ArrayRef = Arc::new(out.finish());
         if args

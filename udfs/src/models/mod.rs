@@ -24,9 +24,13 @@ pub fn default_store() -> Arc<dyn ModelStore> {
 }
 
 pub fn scalar_functions(store: Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
-    vec![Arc::new(ScalarUDF::new_from_impl(ChurnProbFunc::new(
-        store,
-    )))]
+    vec![
+        Arc::new(ScalarUDF::new_from_impl(ChurnProbFunc::new(store.clone()))),
+        Arc::new(ScalarUDF::new_from_impl(ExpectedPurchasesFunc::new(
+            store.clone(),
+        ))),
+        Arc::new(ScalarUDF::new_from_impl(ExpectedAvgValueFunc::new(store))),
+    ]
 }
 
 /// The documentation of a table function type, kept for the life of the process.

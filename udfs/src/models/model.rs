@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub enum Kind {
     Logistic,
     Tree,
+    /// BG/NBD (or MBG/NBD) and Gamma-Gamma, saved by `clv` / `clv_fit` with `save=NAME`.
+    Clv,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
         match self {
             Self::Logistic => "logistic",
             Self::Tree => "tree",
+            Self::Clv => "clv",
         }
     }
 }
@@ -77,6 +80,19 @@ pub enum Params {
     },
     /// A decision tree on the raw features, with each feature's importance.
     Tree { root: Node, importances: Vec<f64> },
+    /// The customer-base models of `clv`; features are frequency, recency and t in `unit`.
+    Clv {
+        /// "bgnbd" or "mbgnbd".
+        purchases: String,
+        r: f64,
+        alpha: f64,
+        a: f64,
+        b: f64,
+        /// Gamma-Gamma p, q, gamma; None when there was no spend to fit.
+        spend: Option<[f64; 3]>,
+        /// "days" or "weeks".
+        unit: String,
+    },
 }
 
 /// A trained model.
@@ -124,15 +140,90 @@ impl Model {
                 sigmoid(z)
             }
             Params::Tree { root, .. } => root.predict(row),
+            Params::Clv { .. } => match self.clv() {
+                Some((variant, p, _)) => {
+                    let h = crate::clv::bgnbd::History {
+                        x: row[0],
+                        tx: row[1],
+                        t: row[2],
+                    };
+                    if h.check().is_err() {
+                        return f64::NAN;
+                    }
+                    1.0 - crate::clv::bgnbd::p_alive(variant, p, h)
+                }
+                None => f64::NAN,
+            },
+        }
+    }
+
+    /// The purchase and spend models of a `clv` model.
+    pub fn clv(
+        &self,
+    ) -> Option<(
+        crate::clv::bgnbd::Variant,
+        crate::clv::bgnbd::Params,
+        Option<crate::clv::gamma_gamma::Params>,
+    )> {
+        match &self.params {
+            Params::Clv {
+                purchases,
+                r,
+                alpha,
+                a,
+                b,
+                spend,
+                ..
+            } => Some((
+                crate::clv::bgnbd::Variant::parse(purchases)?,
+                crate::clv::bgnbd::Params {
+                    r: *r,
+                    alpha: *alpha,
+                    a: *a,
+                    b: *b,
+                },
+                spend.map(|[p, q, gamma]| crate::clv::gamma_gamma::Params { p, q, gamma }),
+            )),
+            _ => None,
         }
     }
 
     /// Per feature: the logistic coefficient (per standard deviation when standardised) or the
-    /// tree's impurity-based importance.
-    pub fn weights(&self) -> Vec<f64> {
+    /// tree's impurity-based importance; for a `clv` model, its parameters.
+    pub fn weights(&self) -> Vec<(String, f64)> {
+        let named = |values: &[f64]| {
+            self.features
+                .iter()
+                .cloned()
+                .zip(values.iter().copied())
+                .collect()
+        };
         match &self.params {
-            Params::Logistic { coefficients, .. } => coefficients.clone(),
-            Params::Tree { importances, .. } => importances.clone(),
+            Params::Logistic { coefficients, .. } => named(coefficients),
+            Params::Tree { importances, .. } => named(importances),
+            Params::Clv {
+                r,
+                alpha,
+                a,
+                b,
+                spend,
+                ..
+            } => {
+                let mut rows = vec![
+                    ("r".to_string(), *r),
+                    ("alpha".to_string(), *alpha),
+                    ("a".to_string(), *a),
+                    ("b".to_string(), *b),
+                ];
+                if let Some([p, q, g]) = spend {
+                    rows.extend([
+                        ("p".to_string(), *p),
+                        ("q".to_string(), *q),
+                        ("gamma".to_string(), *g),
+                    ]);
+                }
+                rows
+            }
         }
     }
 

@@ -252,6 +252,9 @@ pub fn train(
         ));
     }
     let params = match kind {
+        Kind::Clv => {
+            return Err("clv models are fitted by clv(..., 'save=NAME'), not trained".to_string());
+        }
         Kind::Logistic => {
             let how = if options.standardize {
                 Standardize::ZScore
