@@ -40,6 +40,21 @@ impl std::fmt::Debug for TableFunction {
     }
 }
 
+/// The result of a scalar function over `args`: a scalar when every argument was one (so
+/// constant folding keeps working), the array otherwise.
+pub fn scalar_or_array(
+    args: &[datafusion::logical_expr::ColumnarValue],
+    array: datafusion::arrow::array::ArrayRef,
+) -> Result<datafusion::logical_expr::ColumnarValue> {
+    use datafusion::logical_expr::ColumnarValue;
+    if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+        return Ok(ColumnarValue::Scalar(
+            datafusion::common::ScalarValue::try_from_array(&array, 0)?,
+        ));
+    }
+    Ok(ColumnarValue::Array(array))
+}
+
 /// Every scalar function of this crate.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     scalar_functions_with(models::default_store())

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::clv_table::options_arg;
-use super::fitted::{fit_both, save};
+use super::fitted::read_fit_save;
 use super::input::plan_input;
 use crate::query_table::{QueryTable, constant_arg, session_state, string_arg};
 
@@ -78,26 +78,17 @@ impl TableFunctionImpl for ClvFitTableFunc {
         let store = self.store.clone();
         let plan = input.plan.clone();
         let finish = Arc::new(move |batches: Vec<RecordBatch>| {
-            let customers = input.read(NAME, batches)?;
-            if customers.histories.is_empty() {
+            let Some((customers, fitted)) = read_fit_save(
+                NAME,
+                &input,
+                batches,
+                &options,
+                &options_text,
+                store.as_ref(),
+            )?
+            else {
                 return Ok(vec![]);
-            }
-            let fitted = match fit_both(&customers.histories, &customers.values, &options) {
-                Ok(f) => f,
-                Err(e) => return exec_err!("{NAME}: {e}"),
             };
-            if let Some(name) = &options.save
-                && let Err(e) = save(
-                    store.as_ref(),
-                    name,
-                    &fitted,
-                    &options,
-                    &options_text,
-                    customers.histories.len(),
-                )
-            {
-                return exec_err!("{NAME}: {e}");
-            }
             let repeat_buyers = customers
                 .histories
                 .iter()

@@ -12,7 +12,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::bgnbd::{expected_purchases, p_alive};
-use super::fitted::{fit_both, save};
+use super::fitted::read_fit_save;
 use super::gamma_gamma::expected_value;
 use super::input::plan_input;
 use super::options::ClvOptions;
@@ -122,26 +122,17 @@ impl TableFunctionImpl for ClvTableFunc {
         let store = self.store.clone();
         let plan = input.plan.clone();
         let finish = Arc::new(move |batches: Vec<RecordBatch>| {
-            let customers = input.read(NAME, batches)?;
-            if customers.histories.is_empty() {
+            let Some((customers, fitted)) = read_fit_save(
+                NAME,
+                &input,
+                batches,
+                &options,
+                &options_text,
+                store.as_ref(),
+            )?
+            else {
                 return Ok(vec![]);
-            }
-            let fitted = match fit_both(&customers.histories, &customers.values, &options) {
-                Ok(f) => f,
-                Err(e) => return exec_err!("{NAME}: {e}"),
             };
-            if let Some(name) = &options.save
-                && let Err(e) = save(
-                    store.as_ref(),
-                    name,
-                    &fitted,
-                    &options,
-                    &options_text,
-                    customers.histories.len(),
-                )
-            {
-                return exec_err!("{NAME}: {e}");
-            }
             let n = customers.histories.len();
             let mut alive = Vec::with_capacity(n);
             let mut purchases = Vec::with_capacity(n);

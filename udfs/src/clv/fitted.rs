@@ -79,3 +79,34 @@ pub fn save(
     };
     store.put(&model)
 }
+
+/// The common start of `clv` and `clv_fit`: reads the customers, fits both models and saves
+/// them if the options say `save=NAME`. None when there are no customers.
+pub fn read_fit_save(
+    function: &str,
+    input: &super::input::Input,
+    batches: Vec<datafusion::arrow::array::RecordBatch>,
+    options: &ClvOptions,
+    options_text: &str,
+    store: &dyn crate::models::store::ModelStore,
+) -> datafusion::common::Result<Option<(super::input::Customers, Fitted)>> {
+    let customers = input.read(function, batches)?;
+    if customers.histories.is_empty() {
+        return Ok(None);
+    }
+    let error =
+        |e: String| datafusion::error::DataFusionError::Execution(format!("{function}: {e}"));
+    let fitted = fit_both(&customers.histories, &customers.values, options).map_err(error)?;
+    if let Some(name) = &options.save {
+        save(
+            store,
+            name,
+            &fitted,
+            options,
+            options_text,
+            customers.histories.len(),
+        )
+        .map_err(error)?;
+    }
+    Ok(Some((customers, fitted)))
+}

@@ -714,17 +714,7 @@ impl ScalarUDFImpl for ChurnProbFunc {
             }
             out.append_value(model.predict(&row));
         }
-        let array: ArrayRef = Arc::new(out.finish());
-        if args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-        {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &array, 0,
-            )?));
-        }
-        Ok(ColumnarValue::Array(array))
+        crate::scalar_or_array(&args.args, Arc::new(out.finish()))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -818,17 +808,7 @@ fn map_rows(
         }
         out.append_option(f(&row)?);
     }
-    let array: ArrayRef = Arc::new(out.finish());
-    if args
-        .args
-        .iter()
-        .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-    {
-        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-            &array, 0,
-        )?));
-    }
-    Ok(ColumnarValue::Array(array))
+    crate::scalar_or_array(&args.args, Arc::new(out.finish()))
 }
 
 #[user_doc(
@@ -1036,17 +1016,7 @@ impl ScalarUDFImpl for ExpectedAvgValueFunc {
             let m = value.is_valid(i).then(|| value.value(i));
             out.append_value(crate::clv::gamma_gamma::expected_value(spend, x, m));
         }
-        let array: ArrayRef = Arc::new(out.finish());
-        if args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-        {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &array, 0,
-            )?));
-        }
-        Ok(ColumnarValue::Array(array))
+        crate::scalar_or_array(&args.args, Arc::new(out.finish()))
     }
 
     fn documentation(&self) -> Option<&Documentation> {

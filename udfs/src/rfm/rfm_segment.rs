@@ -158,17 +158,7 @@ impl ScalarUDFImpl for RfmSegmentFunc {
                 _ => out.append_null(),
             }
         }
-        let array: ArrayRef = Arc::new(out.finish());
-        if args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-        {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &array, 0,
-            )?));
-        }
-        Ok(ColumnarValue::Array(array))
+        crate::scalar_or_array(&args.args, Arc::new(out.finish()))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
