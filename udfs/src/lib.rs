@@ -40,6 +40,24 @@ impl std::fmt::Debug for TableFunction {
     }
 }
 
+/// The `key=value` pairs of an options argument (separated by commas, semicolons or spaces),
+/// keys lower-cased and values trimmed; `names` lists the valid keys for the error.
+pub fn key_values<'a>(
+    text: &'a str,
+    names: &str,
+) -> std::result::Result<Vec<(String, &'a str)>, String> {
+    text.split([',', ' ', ';'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("option '{pair}' is not key=value (options: {names})"))?;
+            Ok((key.trim().to_ascii_lowercase(), value.trim()))
+        })
+        .collect()
+}
+
 /// The result of a scalar function over `args`: a scalar when every argument was one (so
 /// constant folding keeps working), the array otherwise.
 pub fn scalar_or_array(

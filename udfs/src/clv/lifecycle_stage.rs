@@ -96,17 +96,7 @@ const OPTION_NAMES: &str =
 impl Stages {
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut s = Self::default();
-        for pair in text
-            .split([',', ' ', ';'])
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            let Some((key, value)) = pair.split_once('=') else {
-                return Err(format!(
-                    "option '{pair}' is not key=value (options: {OPTION_NAMES})"
-                ));
-            };
-            let (key, value) = (key.trim().to_ascii_lowercase(), value.trim());
+        for (key, value) in crate::key_values(text, OPTION_NAMES)? {
             let days = || -> Result<i64, String> {
                 value.parse::<i64>().ok().filter(|d| *d > 0).ok_or_else(|| {
                     format!("option {key} must be a positive integer, got '{value}'")

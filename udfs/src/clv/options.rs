@@ -52,17 +52,7 @@ impl ClvOptions {
     /// Parses `key=value` pairs separated by commas, semicolons or spaces.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut options = Self::default();
-        for pair in text
-            .split([',', ' ', ';'])
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            let Some((key, value)) = pair.split_once('=') else {
-                return Err(format!(
-                    "option '{pair}' is not key=value (options: {OPTION_NAMES})"
-                ));
-            };
-            let (key, value) = (key.trim().to_ascii_lowercase(), value.trim());
+        for (key, value) in crate::key_values(text, OPTION_NAMES)? {
             match key.as_str() {
                 "unit" => {
                     options.unit = match value.to_ascii_lowercase().as_str() {

@@ -165,17 +165,7 @@ const OPTION_NAMES: &str = "standardize (zscore|none), c, max_iter, max_depth, m
 impl TrainOptions {
     pub fn parse(text: &str, kind: Kind) -> Result<Self, String> {
         let mut o = Self::default();
-        for pair in text
-            .split([',', ' ', ';'])
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            let Some((key, value)) = pair.split_once('=') else {
-                return Err(format!(
-                    "option '{pair}' is not key=value (options: {OPTION_NAMES})"
-                ));
-            };
-            let (key, value) = (key.trim().to_ascii_lowercase(), value.trim());
+        for (key, value) in crate::key_values(text, OPTION_NAMES)? {
             let number = || -> Result<f64, String> {
                 value
                     .parse::<f64>()
