@@ -24,6 +24,35 @@ use super::store::{ModelStore, check_name};
 use super::train::{TrainOptions, check_columns, read_rows, train};
 use crate::query_table::{QueryTable, plan_query, session_state, string_arg};
 
+/// A scalar function bound to a model store: `new(store)`, equal when bound to the same store,
+/// hashed by its name.
+macro_rules! store_bound_udf {
+    ($ty:ident, $name:literal) => {
+        impl $ty {
+            pub fn new(store: Arc<dyn ModelStore>) -> Self {
+                Self {
+                    store,
+                    signature: Signature::user_defined(Volatility::Stable),
+                }
+            }
+        }
+
+        impl PartialEq for $ty {
+            fn eq(&self, other: &Self) -> bool {
+                Arc::ptr_eq(&self.store, &other.store)
+            }
+        }
+
+        impl Eq for $ty {}
+
+        impl std::hash::Hash for $ty {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                $name.hash(state);
+            }
+        }
+    };
+}
+
 fn plan_error(function: &str, e: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::Plan(format!("{function}: {e}"))
 }
@@ -604,28 +633,7 @@ pub struct ChurnProbFunc {
     signature: Signature,
 }
 
-impl ChurnProbFunc {
-    pub fn new(store: Arc<dyn ModelStore>) -> Self {
-        Self {
-            store,
-            signature: Signature::user_defined(Volatility::Stable),
-        }
-    }
-}
-
-impl PartialEq for ChurnProbFunc {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.store, &other.store)
-    }
-}
-
-impl Eq for ChurnProbFunc {}
-
-impl std::hash::Hash for ChurnProbFunc {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        "churn_prob".hash(state);
-    }
-}
+store_bound_udf!(ChurnProbFunc, "churn_prob");
 
 impl ScalarUDFImpl for ChurnProbFunc {
     fn name(&self) -> &str {
@@ -665,15 +673,7 @@ impl ScalarUDFImpl for ChurnProbFunc {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         const NAME: &str = "churn_prob";
-        let name = match &args.args[0] {
-            ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) => s.clone(),
-            ColumnarValue::Scalar(_) => {
-                return exec_err!("{NAME}: the model name must not be NULL");
-            }
-            ColumnarValue::Array(_) => {
-                return exec_err!("{NAME}: the model name must be a constant");
-            }
-        };
+        let name = model_name_of(NAME, &args.args)?;
         let model = load(self.store.as_ref(), NAME, &name)?;
         let given = args.args.len() - 1;
         if given != model.features.len() {
@@ -683,38 +683,17 @@ impl ScalarUDFImpl for ChurnProbFunc {
                 model.features.join(", ")
             );
         }
-        let n = args.number_rows;
-        let columns = args.args[1..]
-            .iter()
-            .map(|a| Ok(cast(&a.to_array(n)?, &DataType::Float64)?))
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        let columns: Vec<_> = columns
-            .iter()
-            .map(|c| c.as_primitive::<Float64Type>())
-            .collect();
-        let mut out = Float64Builder::with_capacity(n);
-        let mut row = vec![0.0; given];
-        for i in 0..n {
-            if columns.iter().any(|c| c.is_null(i)) {
-                out.append_null();
-                continue;
-            }
-            for (slot, c) in row.iter_mut().zip(&columns) {
-                *slot = c.value(i);
-            }
+        map_rows(&args, |row| {
             if model.kind == Kind::Clv {
                 let h = crate::clv::bgnbd::History {
                     x: row[0],
                     tx: row[1],
                     t: row[2],
                 };
-                if let Err(e) = h.check() {
-                    return exec_err!("{NAME}: {e}");
-                }
+                h.check().map_err(|e| exec_error(NAME, e))?;
             }
-            out.append_value(model.predict(&row));
-        }
-        crate::scalar_or_array(&args.args, Arc::new(out.finish()))
+            Ok(Some(model.predict(row)))
+        })
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -723,6 +702,15 @@ impl ScalarUDFImpl for ChurnProbFunc {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/// The model name, the first argument of the model scalar functions: a text constant.
+fn model_name_of(function: &str, args: &[ColumnarValue]) -> Result<String> {
+    match &args[0] {
+        ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) => Ok(s.clone()),
+        ColumnarValue::Scalar(_) => exec_err!("{function}: the model name must not be NULL"),
+        ColumnarValue::Array(_) => exec_err!("{function}: the model name must be a constant"),
+    }
+}
 
 /// Loads a `clv` model for a scalar function.
 fn load_clv(
@@ -735,15 +723,7 @@ fn load_clv(
     crate::clv::bgnbd::Params,
     Option<crate::clv::gamma_gamma::Params>,
 )> {
-    let name = match &args[0] {
-        ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) => s.clone(),
-        ColumnarValue::Scalar(_) => {
-            return exec_err!("{function}: the model name must not be NULL");
-        }
-        ColumnarValue::Array(_) => {
-            return exec_err!("{function}: the model name must be a constant");
-        }
-    };
+    let name = model_name_of(function, args)?;
     let model = load(store, function, &name)?;
     match model.clv() {
         Some((variant, purchases, spend)) => Ok((name, variant, purchases, spend)),
@@ -849,28 +829,7 @@ pub struct ExpectedPurchasesFunc {
     signature: Signature,
 }
 
-impl ExpectedPurchasesFunc {
-    pub fn new(store: Arc<dyn ModelStore>) -> Self {
-        Self {
-            store,
-            signature: Signature::user_defined(Volatility::Stable),
-        }
-    }
-}
-
-impl PartialEq for ExpectedPurchasesFunc {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.store, &other.store)
-    }
-}
-
-impl Eq for ExpectedPurchasesFunc {}
-
-impl std::hash::Hash for ExpectedPurchasesFunc {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        "expected_purchases".hash(state);
-    }
-}
+store_bound_udf!(ExpectedPurchasesFunc, "expected_purchases");
 
 impl ScalarUDFImpl for ExpectedPurchasesFunc {
     fn name(&self) -> &str {
@@ -945,28 +904,7 @@ pub struct ExpectedAvgValueFunc {
     signature: Signature,
 }
 
-impl ExpectedAvgValueFunc {
-    pub fn new(store: Arc<dyn ModelStore>) -> Self {
-        Self {
-            store,
-            signature: Signature::user_defined(Volatility::Stable),
-        }
-    }
-}
-
-impl PartialEq for ExpectedAvgValueFunc {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.store, &other.store)
-    }
-}
-
-impl Eq for ExpectedAvgValueFunc {}
-
-impl std::hash::Hash for ExpectedAvgValueFunc {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        "expected_avg_value".hash(state);
-    }
-}
+store_bound_udf!(ExpectedAvgValueFunc, "expected_avg_value");
 
 impl ScalarUDFImpl for ExpectedAvgValueFunc {
     fn name(&self) -> &str {
