@@ -343,3 +343,48 @@ fn psql_trains_and_scores_churn_models_and_runs_clv() {
     assert!(stderr.contains("22023"), "{stderr}");
     assert!(stderr.contains("takes 1 features (x)"), "{stderr}");
 }
+
+/// Sentiment and topics over the wire: Chinese text survives the protocol both ways, arrays
+/// of topics arrive as PostgreSQL text arrays, and a wrong argument is 42804.
+#[test]
+fn psql_tags_reviews_with_sentiment_and_topics() {
+    let dir = temp_dir();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let out = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "CREATE TABLE r (id INT, body TEXT)",
+            "-c",
+            "INSERT INTO r VALUES (1, '物流很快，客服态度非常好👍'), (2, '質量太差，退款一直不到賬'), \
+             (3, 'Great quality, fast shipping!'), (4, NULL)",
+            "-c",
+            "SELECT id, sentiment_tag(body), sentiment_tag(body, 0.05, 'cn'), text_topics(body) \
+             FROM r ORDER BY id",
+        ],
+    ));
+    assert_eq!(
+        out.lines()
+            .filter(|l| !l.starts_with("CREATE") && !l.starts_with("INSERT"))
+            .collect::<Vec<_>>(),
+        vec![
+            "1|positive|正面|{logistics,service}",
+            "2|negative|负面|{quality,refund_return}",
+            "3|positive|正面|{logistics,quality}",
+            "4|||",
+        ],
+        "{out}"
+    );
+    let bad = psql(
+        &server,
+        &[
+            "-v",
+            "VERBOSITY=verbose",
+            "-c",
+            "SELECT sentiment_score(42)",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("42804"), "{stderr}");
+}

@@ -274,4 +274,85 @@ fn churn_logistic_auc_is_within_0_01_of_scikit_learn() {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{text}");
+
+    // class_weight=balanced: our own weighted fit against scikit-learn's, coefficient by
+    // coefficient (model_weights lists them in feature order).
+    let trained = sql_csv(
+        demo_dir(),
+        &format!(
+            "SELECT auc FROM train_model('reference_churn_bal', 'logistic', '{query}', \
+             'class_weight=balanced')"
+        ),
+    );
+    let auc = trained
+        .lines()
+        .nth(1)
+        .expect("an AUC row")
+        .trim()
+        .to_string();
+    let weights = sql_csv(
+        demo_dir(),
+        "SELECT weight FROM model_weights('reference_churn_bal')",
+    );
+    let coefficients: Vec<&str> = weights.lines().skip(1).map(str::trim).collect();
+    let out = Command::new(python())
+        .arg(script("churn_reference.py"))
+        .args([
+            path_str(&features),
+            &auc,
+            "balanced",
+            &coefficients.join(","),
+        ])
+        .output()
+        .expect("run the scikit-learn reference");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "balanced logistic regression differs from scikit-learn's:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+}
+
+/// Accuracy of `sentiment_score`'s sign on a labelled evaluation set (tests/data/sentiment).
+fn sentiment_accuracy(file: &str) -> f64 {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/sentiment")
+            .join(file),
+    )
+    .expect("the evaluation set");
+    let (mut right, mut total) = (0, 0);
+    for line in text.lines().skip(1) {
+        let (label, review) = line.split_once('\t').expect("label<TAB>text");
+        let score = huaxiang_udfs::sentiment::analyzer::analyze(review, false).score;
+        total += 1;
+        right += usize::from((label == "pos" && score > 0.0) || (label == "neg" && score < 0.0));
+    }
+    right as f64 / total as f64
+}
+
+#[test]
+fn english_sentiment_is_at_least_as_accurate_as_vader_sentiment() {
+    let ours = sentiment_accuracy("en.tsv");
+    let eval = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sentiment/en.tsv");
+    let out = Command::new(python())
+        .arg(script("sentiment_reference.py"))
+        .args([path_str(&eval), &format!("{ours:.6}")])
+        .output()
+        .expect("run the vaderSentiment reference");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "English sentiment is less accurate than vaderSentiment:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+}
+
+#[test]
+fn chinese_sentiment_is_at_least_85_percent_accurate() {
+    let ours = sentiment_accuracy("zh.tsv");
+    println!("Chinese accuracy {ours:.4}");
+    assert!(ours >= 0.85, "Chinese accuracy {ours:.4} is below 0.85");
 }

@@ -12,10 +12,11 @@ pub mod query_table;
 pub mod reference;
 pub mod rfm;
 pub mod segment;
+pub mod sentiment;
 
 use std::sync::Arc;
 
-use datafusion::catalog::TableFunctionImpl;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableFunctionImpl};
 use datafusion::common::Result;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
@@ -82,6 +83,7 @@ fn scalar_functions_with(store: Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
     let mut all = rfm::scalar_functions();
     all.extend(clv::scalar_functions());
     all.extend(models::scalar_functions(store));
+    all.extend(sentiment::scalar_functions());
     all
 }
 
@@ -143,11 +145,36 @@ pub fn register_all_with_models(ctx: &SessionContext, store: Arc<dyn ModelStore>
     for udaf in aggregate_functions() {
         ctx.register_udaf(udaf.as_ref().clone());
     }
-    for table in table_functions_with(store) {
+    for table in table_functions_with(store.clone()) {
         ctx.register_udtf(table.name, table.implementation.clone());
     }
+    register_system_tables(ctx, store)
+}
+
+/// Schema `huaxiang` in the session's default catalog, with the system table `models` (the
+/// same rows as `models()`), so catalog browsers and BI tools find the models as a table.
+fn register_system_tables(ctx: &SessionContext, store: Arc<dyn ModelStore>) -> Result<()> {
+    let catalog_name = ctx
+        .state()
+        .config()
+        .options()
+        .catalog
+        .default_catalog
+        .clone();
+    let Some(catalog) = ctx.catalog(&catalog_name) else {
+        return Ok(());
+    };
+    let schema = Arc::new(MemorySchemaProvider::new());
+    schema.register_table(
+        "models".to_string(),
+        models::functions::models_table(store)?,
+    )?;
+    catalog.register_schema(SYSTEM_SCHEMA, schema)?;
     Ok(())
 }
+
+/// The schema of huaxiang's system tables.
+pub const SYSTEM_SCHEMA: &str = "huaxiang";
 
 #[cfg(test)]
 mod tests {

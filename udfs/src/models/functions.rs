@@ -132,7 +132,7 @@ fn metric_values(model: &Model) -> Vec<ArrayRef> {
     ),
     argument(
         name = "options",
-        description = "`standardize` (logistic; default zscore), `c` (inverse L2 strength, default 1), `max_iter` (100), `max_depth` (tree, 5), `min_leaf` (tree: least total weight in a leaf, 1), `class_weight=balanced` (tree only: weights classes inversely to their size), `threshold` (for the reported metrics, 0.5)."
+        description = "`standardize` (logistic; default zscore), `c` (inverse L2 strength, default 1), `max_iter` (100), `max_depth` (tree, 5), `min_leaf` (tree: least total weight in a leaf, 1), `class_weight=balanced` (weights each class inversely to its size, like scikit-learn; for logistic our own weighted L-BFGS fit, since `linfa-logistic` takes no sample weights), `threshold` (for the reported metrics, 0.5)."
     )
 )]
 #[derive(Debug)]
@@ -168,7 +168,7 @@ impl TableFunctionImpl for TrainModelFunc {
             Some(e) => string_arg(NAME, "options", e)?,
             None => String::new(),
         };
-        let options = TrainOptions::parse(&options_text, kind).map_err(|e| plan_error(NAME, e))?;
+        let options = TrainOptions::parse(&options_text).map_err(|e| plan_error(NAME, e))?;
         let input = plan_query(state, NAME, &query)?;
         let input_schema: SchemaRef = Arc::new(input.schema().as_arrow().clone());
         if input_schema.fields().len() < 2 {
@@ -498,62 +498,65 @@ impl ModelsFunc {
 
 impl TableFunctionImpl for ModelsFunc {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        const NAME: &str = "models";
         if !args.exprs().is_empty() {
-            return plan_err!("{NAME} takes no arguments, got {}", args.exprs().len());
+            return plan_err!("models takes no arguments, got {}", args.exprs().len());
         }
-        let mut fields = vec![
-            Field::new("name", DataType::Utf8, false),
-            Field::new("kind", DataType::Utf8, false),
-            Field::new("features", DataType::Utf8, false),
-            Field::new("rows", DataType::Int64, false),
-        ];
-        fields.extend(metric_columns());
-        fields.push(Field::new("options", DataType::Utf8, false));
-        fields.push(Field::new(
-            "trained_at",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ));
-        let schema = Arc::new(Schema::new(fields));
-        let store = self.store.clone();
-        at_execution(NAME, schema, move || {
-            let models = store.list().map_err(|e| exec_error(NAME, e))?;
-            let metric = |m: &str| -> ArrayRef {
-                Arc::new(Float64Array::from_iter(
-                    models.iter().map(|x| x.metric(m).filter(|v| v.is_finite())),
-                ))
-            };
-            Ok(vec![
-                Arc::new(StringArray::from_iter_values(
-                    models.iter().map(|m| m.name.as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    models.iter().map(|m| m.kind.name()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    models.iter().map(|m| m.features.join(", ")),
-                )),
-                Arc::new(Int64Array::from_iter_values(
-                    models.iter().map(|m| m.rows as i64),
-                )),
-                metric("accuracy"),
-                metric("precision"),
-                metric("recall"),
-                metric("f1"),
-                metric("auc"),
-                Arc::new(StringArray::from_iter_values(
-                    models.iter().map(|m| m.options.as_str()),
-                )),
-                Arc::new(
-                    TimestampMicrosecondArray::from_iter_values(
-                        models.iter().map(|m| m.trained_at),
-                    )
-                    .with_timezone("UTC"),
-                ),
-            ])
-        })
+        models_table(self.store.clone())
     }
+}
+
+/// The table of every stored model, read afresh at each scan: the body of `models()` and the
+/// system table `huaxiang.models`.
+pub fn models_table(store: Arc<dyn ModelStore>) -> Result<Arc<dyn TableProvider>> {
+    const NAME: &str = "models";
+    let mut fields = vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("features", DataType::Utf8, false),
+        Field::new("rows", DataType::Int64, false),
+    ];
+    fields.extend(metric_columns());
+    fields.push(Field::new("options", DataType::Utf8, false));
+    fields.push(Field::new(
+        "trained_at",
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        false,
+    ));
+    let schema = Arc::new(Schema::new(fields));
+    at_execution(NAME, schema, move || {
+        let models = store.list().map_err(|e| exec_error(NAME, e))?;
+        let metric = |m: &str| -> ArrayRef {
+            Arc::new(Float64Array::from_iter(
+                models.iter().map(|x| x.metric(m).filter(|v| v.is_finite())),
+            ))
+        };
+        Ok(vec![
+            Arc::new(StringArray::from_iter_values(
+                models.iter().map(|m| m.name.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                models.iter().map(|m| m.kind.name()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                models.iter().map(|m| m.features.join(", ")),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                models.iter().map(|m| m.rows as i64),
+            )),
+            metric("accuracy"),
+            metric("precision"),
+            metric("recall"),
+            metric("f1"),
+            metric("auc"),
+            Arc::new(StringArray::from_iter_values(
+                models.iter().map(|m| m.options.as_str()),
+            )),
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(models.iter().map(|m| m.trained_at))
+                    .with_timezone("UTC"),
+            ),
+        ])
+    })
 }
 
 #[user_doc(

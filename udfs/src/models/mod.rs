@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod model;
 pub mod store;
 pub mod train;
+pub mod weighted_logistic;
 
 use std::sync::{Arc, LazyLock};
 

@@ -163,7 +163,7 @@ impl Default for TrainOptions {
 const OPTION_NAMES: &str = "standardize (zscore|none), c, max_iter, max_depth, min_leaf, class_weight (none|balanced), threshold";
 
 impl TrainOptions {
-    pub fn parse(text: &str, kind: Kind) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, String> {
         let mut o = Self::default();
         for (key, value) in crate::key_values(text, OPTION_NAMES)? {
             let number = || -> Result<f64, String> {
@@ -208,11 +208,6 @@ impl TrainOptions {
                             ));
                         }
                     };
-                    if o.balanced && kind == Kind::Logistic {
-                        return Err("class_weight=balanced is available for kind 'tree' only: \
-                                    linfa-logistic fits without sample weights"
-                            .to_string());
-                    }
                 }
                 other => {
                     return Err(format!(
@@ -253,18 +248,27 @@ pub fn train(
             };
             let s = Standardizer::fit(rows.x.view(), how);
             let x = s.transform(rows.x.view());
-            let y: Array1<bool> = rows.y.iter().copied().collect();
-            let fitted = LogisticRegression::default()
-                .alpha(1.0 / options.c)
-                .max_iterations(options.max_iter)
-                .fit(&DatasetBase::new(x, y))
-                .map_err(|e| format!("logistic regression failed: {e}"))?;
-            // linfa models the probability of its "positive" class, the larger one; turn it
-            // into the probability of label 1.
-            let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+            let (intercept, coefficients) = if options.balanced {
+                let weights = balanced_weights(&rows.y, positives);
+                super::weighted_logistic::fit(&x, &rows.y, &weights, options.c, options.max_iter)?
+            } else {
+                let y: Array1<bool> = rows.y.iter().copied().collect();
+                let fitted = LogisticRegression::default()
+                    .alpha(1.0 / options.c)
+                    .max_iterations(options.max_iter)
+                    .fit(&DatasetBase::new(x, y))
+                    .map_err(|e| format!("logistic regression failed: {e}"))?;
+                // linfa models the probability of its "positive" class, the larger one; turn
+                // it into the probability of label 1.
+                let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+                (
+                    sign * fitted.intercept(),
+                    fitted.params().iter().map(|w| sign * w).collect(),
+                )
+            };
             Params::Logistic {
-                intercept: sign * fitted.intercept(),
-                coefficients: fitted.params().iter().map(|w| sign * w).collect(),
+                intercept,
+                coefficients,
                 center: s.center,
                 scale: s.scale,
             }
@@ -272,10 +276,9 @@ pub fn train(
         Kind::Tree => {
             let y: Array1<usize> = rows.y.iter().map(|l| usize::from(*l)).collect();
             let weights: Array1<f32> = if options.balanced {
-                let (p, q) = (positives as f32, (n - positives) as f32);
-                rows.y
-                    .iter()
-                    .map(|l| n as f32 / (2.0 * if *l { p } else { q }))
+                balanced_weights(&rows.y, positives)
+                    .into_iter()
+                    .map(|w| w as f32)
                     .collect()
             } else {
                 Array1::ones(n)
@@ -321,6 +324,15 @@ pub fn train(
         .collect();
     model.metrics = binary_metrics(&scores, &rows.y, options.threshold);
     Ok(model)
+}
+
+/// scikit-learn's `class_weight='balanced'`: each row weighs n / (2 · rows of its class).
+fn balanced_weights(y: &[bool], positives: usize) -> Vec<f64> {
+    let n = y.len() as f64;
+    let (p, q) = (positives as f64, n - positives as f64);
+    y.iter()
+        .map(|l| n / (2.0 * if *l { p } else { q }))
+        .collect()
 }
 
 /// linfa's tree as ours; leaves get their probabilities in [`fill_leaves`].
