@@ -6,6 +6,12 @@ use std::process::Command;
 
 use super::common::{DEMO_CUSTOMERS, ServerProcess, demo_dir, psql, temp_dir};
 
+/// What psql prints for a statement that fails, with the SQLSTATE (VERBOSITY=verbose).
+fn psql_error(server: &ServerProcess, sql: &str) -> String {
+    let out = psql(server, &["-v", "VERBOSITY=verbose", "-c", sql]);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn stdout(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
@@ -277,16 +283,10 @@ fn psql_runs_kmeans_and_gets_sqlstates_for_bad_arguments() {
         "window and table forms disagree:\n{out}"
     );
 
-    let bad = psql(
+    let stderr = psql_error(
         &server,
-        &[
-            "-v",
-            "VERBOSITY=verbose",
-            "-c",
-            "SELECT kmeans_segment(orders, 0) OVER () FROM (SELECT 1.0 AS orders)",
-        ],
+        "SELECT kmeans_segment(orders, 0) OVER () FROM (SELECT 1.0 AS orders)",
     );
-    let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("22023"), "{stderr}");
     assert!(stderr.contains("kmeans_segment: k must be"), "{stderr}");
 }
@@ -330,16 +330,7 @@ fn psql_trains_and_scores_churn_models_and_runs_clv() {
         ],
     ));
     assert_eq!(scored.trim(), "t|t");
-    let bad = psql(
-        &server,
-        &[
-            "-v",
-            "VERBOSITY=verbose",
-            "-c",
-            "SELECT churn_prob('wire_churn', 1, 2)",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&bad.stderr);
+    let stderr = psql_error(&server, "SELECT churn_prob('wire_churn', 1, 2)");
     assert!(stderr.contains("22023"), "{stderr}");
     assert!(stderr.contains("takes 1 features (x)"), "{stderr}");
 }
@@ -376,15 +367,6 @@ fn psql_tags_reviews_with_sentiment_and_topics() {
         ],
         "{out}"
     );
-    let bad = psql(
-        &server,
-        &[
-            "-v",
-            "VERBOSITY=verbose",
-            "-c",
-            "SELECT sentiment_score(42)",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&bad.stderr);
+    let stderr = psql_error(&server, "SELECT sentiment_score(42)");
     assert!(stderr.contains("42804"), "{stderr}");
 }

@@ -23,6 +23,23 @@ fn script(name: &str) -> PathBuf {
 }
 
 /// Runs SQL against the demo data and writes the CSV result to `path`.
+/// Runs the Python reference `name` (tests/clients) with `args` and returns what it printed;
+/// panics with `what` and its output unless it exits successfully.
+fn reference(name: &str, args: &[&str], what: &str) -> String {
+    let out = Command::new(python())
+        .arg(script(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {name} (scripts/test creates the venv): {e}"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what}:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 fn export_csv(sql: &str, path: &std::path::Path) {
     std::fs::write(path, sql_csv(demo_dir(), sql)).expect("write csv");
 }
@@ -37,16 +54,10 @@ fn rfm_scores_match_pandas_customer_by_customer() {
         "SELECT * FROM rfm_score('SELECT customer_id, order_ts, amount FROM orders', DATE '2026-11-01')",
         &ours,
     );
-    let out = Command::new(python())
-        .arg(script("rfm_reference.py"))
-        .args([path_str(&orders), path_str(&ours), "2026-11-01"])
-        .output()
-        .expect("run the pandas reference (scripts/test creates the venv)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "RFM differs from the pandas reference (exact scores, monetary within 1e-9 relative):\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = reference(
+        "rfm_reference.py",
+        &[path_str(&orders), path_str(&ours), "2026-11-01"],
+        "RFM differs from the pandas reference (exact scores, monetary within 1e-9 relative)",
     );
     assert!(text.contains("mismatches 0"), "{text}");
 }
@@ -64,16 +75,10 @@ fn kmeans_inertia_is_within_one_percent_of_scikit_learn() {
         &format!("SELECT k, inertia FROM kmeans_choose_k('{query}', 3, 8)"),
         &ours,
     );
-    let out = Command::new(python())
-        .arg(script("kmeans_reference.py"))
-        .args([path_str(&features), path_str(&ours)])
-        .output()
-        .expect("run the scikit-learn reference");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "k-means inertia more than 1% above scikit-learn's KMeans(n_init=10) on the same standardised data:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    reference(
+        "kmeans_reference.py",
+        &[path_str(&features), path_str(&ours)],
+        "k-means inertia more than 1% above scikit-learn's KMeans(n_init=10) on the same standardised data",
     );
 }
 
@@ -136,28 +141,14 @@ fn kmeans_gives_the_same_segments_whatever_the_row_order() {
     assert!(text.starts_with("ari,n\n1.0,"), "{text}");
 }
 
-/// Runs `clv_reference.py` with `args`; panics with its output unless it succeeds.
-fn clv_reference(args: &[&str], what: &str) {
-    let out = Command::new(python())
-        .arg(script("clv_reference.py"))
-        .args(args)
-        .output()
-        .expect("run the lifetimes reference (scripts/test creates the venv)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{what}:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn clv_matches_lifetimes_and_the_published_cdnow_fit() {
     let dir = temp_dir();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).expect("data dir");
     let files = dir.path();
-    clv_reference(
+    reference(
+        "clv_reference.py",
         &["export", path_str(files)],
         "export the CDNOW data from lifetimes",
     );
@@ -205,7 +196,8 @@ fn clv_matches_lifetimes_and_the_published_cdnow_fit() {
     let compare = |mode: &str, sql: &str| {
         let path = files.join(format!("{mode}.csv"));
         std::fs::write(&path, sql_csv(&data, sql)).expect("write csv");
-        clv_reference(
+        reference(
+            "clv_reference.py",
             &[mode, path_str(files), path_str(&path), "39"],
             &format!("clv ({mode}) differs from lifetimes by more than 1e-4 relative"),
         );
@@ -233,7 +225,8 @@ fn clv_matches_lifetimes_and_the_published_cdnow_fit() {
         ),
     )
     .expect("write csv");
-    clv_reference(
+    reference(
+        "clv_reference.py",
         &["recovery", path_str(files), path_str(&recovered)],
         "BG/NBD parameters not recovered from simulated data within 3 standard errors",
     );
@@ -262,16 +255,10 @@ fn churn_logistic_auc_is_within_0_01_of_scikit_learn() {
         .expect("an AUC row")
         .trim()
         .to_string();
-    let out = Command::new(python())
-        .arg(script("churn_reference.py"))
-        .args([path_str(&features), &auc])
-        .output()
-        .expect("run the scikit-learn reference");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "logistic AUC differs from scikit-learn's by more than 0.01:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = reference(
+        "churn_reference.py",
+        &[path_str(&features), &auc],
+        "logistic AUC differs from scikit-learn's by more than 0.01",
     );
     println!("{text}");
 
@@ -295,33 +282,29 @@ fn churn_logistic_auc_is_within_0_01_of_scikit_learn() {
         "SELECT weight FROM model_weights('reference_churn_bal')",
     );
     let coefficients: Vec<&str> = weights.lines().skip(1).map(str::trim).collect();
-    let out = Command::new(python())
-        .arg(script("churn_reference.py"))
-        .args([
+    let text = reference(
+        "churn_reference.py",
+        &[
             path_str(&features),
             &auc,
             "balanced",
             &coefficients.join(","),
-        ])
-        .output()
-        .expect("run the scikit-learn reference");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "balanced logistic regression differs from scikit-learn's:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "balanced logistic regression differs from scikit-learn's",
     );
     println!("{text}");
 }
 
-/// Accuracy of `sentiment_score`'s sign on a labelled evaluation set (tests/data/sentiment).
+/// A labelled evaluation set of tests/data/sentiment.
+fn eval_set(file: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/sentiment")
+        .join(file)
+}
+
+/// Accuracy of `sentiment_score`'s sign on a labelled evaluation set.
 fn sentiment_accuracy(file: &str) -> f64 {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/sentiment")
-            .join(file),
-    )
-    .expect("the evaluation set");
+    let text = std::fs::read_to_string(eval_set(file)).expect("the evaluation set");
     let (mut right, mut total) = (0, 0);
     for line in text.lines().skip(1) {
         let (label, review) = line.split_once('\t').expect("label<TAB>text");
@@ -335,17 +318,11 @@ fn sentiment_accuracy(file: &str) -> f64 {
 #[test]
 fn english_sentiment_is_at_least_as_accurate_as_vader_sentiment() {
     let ours = sentiment_accuracy("en.tsv");
-    let eval = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sentiment/en.tsv");
-    let out = Command::new(python())
-        .arg(script("sentiment_reference.py"))
-        .args([path_str(&eval), &format!("{ours:.6}")])
-        .output()
-        .expect("run the vaderSentiment reference");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "English sentiment is less accurate than vaderSentiment:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let eval = eval_set("en.tsv");
+    let text = reference(
+        "sentiment_reference.py",
+        &[path_str(&eval), &format!("{ours:.6}")],
+        "English sentiment is less accurate than vaderSentiment",
     );
     println!("{text}");
 }

@@ -14,6 +14,25 @@ use datafusion::prelude::SessionContext;
 
 const REVIEWS: usize = 1_000_000;
 
+/// Scores `n` reviews cycled from `texts` on this thread and prints the rate.
+fn one_core(what: &str, texts: &[&str], n: usize) {
+    if texts.is_empty() {
+        return;
+    }
+    let start = Instant::now();
+    let sum: f64 = texts
+        .iter()
+        .cycle()
+        .take(n)
+        .map(|t| huaxiang_udfs::sentiment::analyzer::analyze(t, false).score)
+        .sum();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "one core, {what}: {n} reviews in {secs:.2}s = {:.0} reviews/s (sum of scores {sum:.1})",
+        n as f64 / secs
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let Some(path) = std::env::args().skip(1).find(|a| a.ends_with(".txt")) else {
@@ -33,47 +52,14 @@ async fn main() {
         start.elapsed().as_secs_f64()
     );
 
-    // One core, the function alone.
-    let start = Instant::now();
-    let sum: f64 = reviews
-        .iter()
-        .map(|t| huaxiang_udfs::sentiment::analyzer::analyze(t, false).score)
-        .sum();
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "one core: {REVIEWS} reviews in {secs:.2}s = {:.0} reviews/s (sum of scores {sum:.3})",
-        REVIEWS as f64 / secs
-    );
-
-    // One core, per language (to set beside snownlp and vaderSentiment).
+    // One core, the function alone: all reviews, then each language on its own (to set
+    // beside snownlp and vaderSentiment).
+    one_core("all reviews", &lines, REVIEWS);
     let is_chinese = |t: &&str| t.chars().any(huaxiang_udfs::sentiment::analyzer::is_cjk);
-    for (language, subset) in [
-        (
-            "Chinese",
-            lines.iter().copied().filter(is_chinese).collect::<Vec<_>>(),
-        ),
-        (
-            "English",
-            lines.iter().copied().filter(|t| !is_chinese(t)).collect(),
-        ),
-    ] {
-        if subset.is_empty() {
-            continue;
-        }
-        let n = 200_000;
-        let start = Instant::now();
-        let sum: f64 = subset
-            .iter()
-            .cycle()
-            .take(n)
-            .map(|t| huaxiang_udfs::sentiment::analyzer::analyze(t, false).score)
-            .sum();
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "one core, {language} only: {n} reviews in {secs:.2}s = {:.0} reviews/s ({sum:.1})",
-            n as f64 / secs
-        );
-    }
+    let chinese: Vec<&str> = lines.iter().copied().filter(is_chinese).collect();
+    let english: Vec<&str> = lines.iter().copied().filter(|t| !is_chinese(t)).collect();
+    one_core("Chinese only", &chinese, 200_000);
+    one_core("English only", &english, 200_000);
 
     // Through SQL, every core (one partition per core).
     let ctx = SessionContext::new();

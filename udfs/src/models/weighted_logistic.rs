@@ -14,6 +14,8 @@ use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use ndarray::{Array2, ArrayView1, Axis};
 
+use super::model::sigmoid;
+
 /// The weighted, penalised negative log-likelihood of a logistic model.
 struct Problem<'a> {
     x: &'a Array2<f64>,
@@ -39,15 +41,6 @@ fn softplus(z: f64) -> f64 {
         z + (-z).exp().ln_1p()
     } else {
         z.exp().ln_1p()
-    }
-}
-
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
     }
 }
 

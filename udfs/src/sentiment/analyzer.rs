@@ -157,53 +157,6 @@ const POST_NEGATORS: &[&str] = &["没有", "都没有", "也没有", "都没", "
 /// Particles that may trail a word without changing it (脏得, 好了, 值啊).
 const PARTICLES: &[char] = &['了', '的', '得', '啊', '呀', '吧', '啦', '哦', '呢', '哈'];
 
-/// A lexicon word found in a token, with the degree adverb or negator it started with.
-struct Found {
-    valence: f64,
-    prefix: Option<&'static str>,
-}
-
-/// Looks a token up: as it is; in VADER's lexicon for a Latin word; else, for a Chinese token
-/// the segmenter kept whole (很脏, 不实用, 最好用, 脏得), as a degree adverb or negator
-/// followed by a lexicon word, with a trailing particle dropped.
-fn lookup(r: &Resources, word: &str) -> Option<Found> {
-    if word.is_ascii() {
-        let lower = word.to_ascii_lowercase();
-        let valence = r.lexicon.get(lower.as_str()).copied().or_else(|| {
-            vader_sentiment::LEXICON
-                .get(&unicase::UniCase::new(lower.as_str()))
-                .copied()
-        })?;
-        return Some(Found {
-            valence,
-            prefix: None,
-        });
-    }
-    if let Some(v) = r.lexicon.get(word) {
-        return Some(Found {
-            valence: *v,
-            prefix: None,
-        });
-    }
-    let stem = word.trim_end_matches(PARTICLES);
-    if stem != word
-        && !stem.is_empty()
-        && let Some(v) = r.lexicon.get(stem)
-    {
-        return Some(Found {
-            valence: *v,
-            prefix: None,
-        });
-    }
-    r.prefixes.iter().find_map(|p| {
-        let rest = stem.strip_prefix(p)?;
-        let v = r.lexicon.get(rest)?;
-        Some(Found {
-            valence: *v,
-            prefix: Some(*p),
-        })
-    })
-}
 const CONTRAST_BEFORE: f64 = 0.5;
 const CONTRAST_AFTER: f64 = 1.5;
 const EXCLAMATION: f64 = 0.292;
@@ -279,6 +232,64 @@ pub fn warm_up() {
     LazyLock::force(&VADER);
 }
 
+/// A lexicon word found in a token, with the degree adverb or negator it started with.
+struct Found {
+    valence: f64,
+    prefix: Option<&'static str>,
+}
+
+/// Looks a token up: as it is; in VADER's lexicon for a Latin word; else, for a Chinese token
+/// the segmenter kept whole (很脏, 不实用, 最好用, 脏得), as a degree adverb or negator
+/// followed by a lexicon word, with a trailing particle dropped.
+fn lookup(r: &Resources, word: &str) -> Option<Found> {
+    if word.is_ascii() {
+        let lower = ascii_lower(word);
+        let valence = r.lexicon.get(&*lower).copied().or_else(|| {
+            vader_sentiment::LEXICON
+                .get(&unicase::UniCase::new(&*lower))
+                .copied()
+        })?;
+        return Some(Found {
+            valence,
+            prefix: None,
+        });
+    }
+    if let Some(v) = r.lexicon.get(word) {
+        return Some(Found {
+            valence: *v,
+            prefix: None,
+        });
+    }
+    let stem = word.trim_end_matches(PARTICLES);
+    if stem != word
+        && !stem.is_empty()
+        && let Some(v) = r.lexicon.get(stem)
+    {
+        return Some(Found {
+            valence: *v,
+            prefix: None,
+        });
+    }
+    r.prefixes.iter().find_map(|p| {
+        let rest = stem.strip_prefix(p)?;
+        let v = r.lexicon.get(rest)?;
+        Some(Found {
+            valence: *v,
+            prefix: Some(*p),
+        })
+    })
+}
+
+/// `w` in ASCII lower case, copied only when it has capitals (the rule-word tables and the
+/// lexicon are lower case; Chinese tokens pass through without an allocation).
+fn ascii_lower(w: &str) -> std::borrow::Cow<'_, str> {
+    if w.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(w.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(w)
+    }
+}
+
 static VADER: LazyLock<vader_sentiment::SentimentIntensityAnalyzer<'static>> =
     LazyLock::new(vader_sentiment::SentimentIntensityAnalyzer::new);
 
@@ -338,7 +349,7 @@ fn normalize(s: f64) -> f64 {
 /// negative word itself but a negator of what follows. The Rust port predates that fix and
 /// counts "no" as −1.2, so such a "no" is handed to it as "not", which it does negate.
 fn no_as_negator(text: &str) -> std::borrow::Cow<'_, str> {
-    let words: Vec<(usize, &str)> = text.split_word_bound_indices_ascii().collect();
+    let words = words(text);
     let mut out = String::new();
     let mut last = 0;
     for (k, (at, word)) in words.iter().enumerate() {
@@ -369,31 +380,25 @@ fn no_as_negator(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Words of ASCII letters (and apostrophes) with their byte offsets.
-trait AsciiWords {
-    fn split_word_bound_indices_ascii(&self) -> std::vec::IntoIter<(usize, &str)>;
-}
-
-impl AsciiWords for str {
-    fn split_word_bound_indices_ascii(&self) -> std::vec::IntoIter<(usize, &str)> {
-        let mut words = Vec::new();
-        let mut start = None;
-        for (i, c) in self
-            .char_indices()
-            .chain(std::iter::once((self.len(), ' ')))
-        {
-            let letter = c.is_alphabetic() || c == '\'';
-            match (letter, start) {
-                (true, None) => start = Some(i),
-                (false, Some(s)) => {
-                    words.push((s, &self[s..i]));
-                    start = None;
-                }
-                _ => {}
+/// The words of an English text (letters, digits and apostrophes) with their byte offsets.
+fn words(text: &str) -> Vec<(usize, &str)> {
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        let letter = c.is_alphanumeric() || c == '\'';
+        match (letter, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                words.push((s, &text[s..i]));
+                start = None;
             }
+            _ => {}
         }
-        words.into_iter()
     }
+    words
 }
 
 fn english(text: &str, explain: bool) -> Scored {
@@ -410,14 +415,15 @@ fn english(text: &str, explain: bool) -> Scored {
     let mut scored = Scored {
         score: if compound.is_finite() { compound } else { 0.0 },
         evidence: vec![],
-        notes: vec!["english: VADER".to_string()],
+        notes: if explain {
+            vec!["english: VADER".to_string()]
+        } else {
+            vec![]
+        },
     };
     if explain {
         // VADER does not report its steps; list the lexicon words it saw with their valences.
-        let words: Vec<&str> = text
-            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words: Vec<&str> = words(text).into_iter().map(|w| w.1).collect();
         for (i, word) in words.iter().enumerate() {
             if let Some(v) = vader_sentiment::LEXICON.get(&unicase::UniCase::new(*word)) {
                 let mut rules = vec!["VADER lexicon".to_string()];
@@ -547,13 +553,13 @@ fn chinese(original: &str, explain: bool) -> Scored {
                         _ => None,
                     });
                 for w in found.prefix.into_iter().chain(before) {
-                    let w_lower = w.to_ascii_lowercase();
-                    if let Some(d) = r.degrees.get(w_lower.as_str()) {
+                    let w_lower = ascii_lower(w);
+                    if let Some(d) = r.degrees.get(&*w_lower) {
                         value *= d;
                         if explain {
                             rules.push(format!("{w} ×{d}"));
                         }
-                    } else if let Some(n) = r.negators.get(w_lower.as_str()) {
+                    } else if let Some(n) = r.negators.get(&*w_lower) {
                         negation *= -n;
                         negated_by.push(w);
                     } else if matches!(w, "这么" | "如此" | "这样") {
