@@ -176,6 +176,7 @@ fn own_function_sqlstate(msg: &str) -> Option<&'static str> {
             || lower.contains("must be an integer, got")
             || lower.contains("must be a timestamp or date, got")
             || lower.contains("must be text, got")
+            || lower.contains("must be a boolean, got")
         {
             DATATYPE_MISMATCH
         } else if lower.contains(&format!("{name} takes ")) {

@@ -370,3 +370,55 @@ fn psql_tags_reviews_with_sentiment_and_topics() {
     let stderr = psql_error(&server, "SELECT sentiment_score(42)");
     assert!(stderr.contains("42804"), "{stderr}");
 }
+
+/// Cleaning and identity resolution over the wire: full-width digits and Chinese names survive
+/// the protocol, person ids come back, the members list is a PostgreSQL text array, and a bad
+/// region or a duplicate record key is 22023 naming the problem.
+#[test]
+fn psql_cleans_and_links_customer_records() {
+    let dir = temp_dir();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let out = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "CREATE TABLE c (src TEXT, id TEXT, name TEXT, phone TEXT, email TEXT)",
+            "-c",
+            "INSERT INTO c VALUES ('shop', '1', '宋杰洋', '１３８１２３４５６７８', 'song@qq.com'), \
+             ('crm', 'A', '宋 杰洋', '0086-138-1234-5678', NULL), ('crm', 'B', '李娜', NULL, ' SONG@QQ.COM')",
+            "-c",
+            "SELECT src, id, normalize_text(name), normalize_phone(phone), normalize_email(email) \
+             FROM c ORDER BY src, id",
+            "-c",
+            "SELECT person_id, records, members FROM identity_persons('SELECT src, id, \
+             normalize_phone(phone) AS phone, normalize_email(email) AS email FROM c')",
+        ],
+    ));
+    assert_eq!(
+        out.lines()
+            .filter(|l| !l.starts_with("CREATE") && !l.starts_with("INSERT"))
+            .collect::<Vec<_>>(),
+        vec![
+            "crm|A|宋杰洋|+8613812345678|",
+            "crm|B|李娜||song@qq.com",
+            "shop|1|宋杰洋|+8613812345678|song@qq.com",
+            "crm:A|3|{crm:A,crm:B,shop:1}",
+        ],
+        "{out}"
+    );
+    let stderr = psql_error(&server, "SELECT normalize_phone('138', 'XX')");
+    assert!(
+        stderr.contains("22023") && stderr.contains("unknown region"),
+        "{stderr}"
+    );
+    let stderr = psql_error(
+        &server,
+        "SELECT * FROM resolve_identities('SELECT ''a'' AS s, ''1'' AS id, ''p'' AS phone \
+         UNION ALL SELECT ''a'', ''1'', ''q''')",
+    );
+    assert!(
+        stderr.contains("22023") && stderr.contains("more than once"),
+        "{stderr}"
+    );
+}

@@ -4,6 +4,7 @@ mod clients;
 mod common;
 mod docs;
 mod durability;
+mod identity;
 mod reference;
 mod robustness;
 mod slt;

@@ -315,14 +315,36 @@ fn sentiment_accuracy(file: &str) -> f64 {
     right as f64 / total as f64
 }
 
+/// Every English-only text of the evaluation set and of en_rules.txt (cases of each VADER rule
+/// and its own demo sentences) scores as vaderSentiment 3.3.2 scores it, to its four decimals;
+/// with the mixed Chinese-English texts, which our Chinese rules score, accuracy on the
+/// labelled set is at least vaderSentiment's.
 #[test]
-fn english_sentiment_is_at_least_as_accurate_as_vader_sentiment() {
-    let ours = sentiment_accuracy("en.tsv");
-    let eval = eval_set("en.tsv");
+fn english_sentiment_equals_vader_sentiment() {
+    let labelled = std::fs::read_to_string(eval_set("en.tsv")).expect("the evaluation set");
+    let rules = std::fs::read_to_string(eval_set("en_rules.txt")).expect("the rule cases");
+    let texts = labelled
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let (label, text) = line.split_once('\t').expect("label<TAB>text");
+            (Some(label), text)
+        })
+        .chain(rules.lines().map(|text| (None, text)));
+    let cases: Vec<serde_json::Value> = texts
+        .map(|(label, text)| {
+            let score = huaxiang_udfs::sentiment::analyzer::analyze(text, false).score;
+            let english = !text.chars().any(huaxiang_udfs::sentiment::analyzer::is_cjk);
+            serde_json::json!({"text": text, "score": score, "label": label, "english": english})
+        })
+        .collect();
+    let dir = temp_dir();
+    let file = dir.path().join("scores.json");
+    std::fs::write(&file, serde_json::to_string(&cases).unwrap()).unwrap();
     let text = reference(
         "sentiment_reference.py",
-        &[path_str(&eval), &format!("{ours:.6}")],
-        "English sentiment is less accurate than vaderSentiment",
+        &[path_str(&file)],
+        "English sentiment differs from vaderSentiment",
     );
     println!("{text}");
 }

@@ -3,10 +3,14 @@
 //! Each family is a module with its own registry (`scalar_functions`, `window_functions`,
 //! `table_functions`, ...): `rfm` (RFM scores and segments), `segment` (k-means, DBSCAN,
 //! agreement), `clv` (BG/NBD and Gamma-Gamma: churn, lifetime value, lifecycle stages),
-//! `models` (trained churn classifiers). [`register_all`] registers every function;
+//! `models` (trained churn classifiers), `sentiment` (sentiment and topics of reviews), `clean`
+//! (phone, e-mail and text normalisation), `identity` (identity resolution). [`register_all`] registers every function;
 //! [`reference_markdown`] prints the function reference the README carries.
 
+pub mod args;
+pub mod clean;
 pub mod clv;
+pub mod identity;
 pub mod models;
 pub mod query_table;
 pub mod reference;
@@ -84,6 +88,7 @@ fn scalar_functions_with(store: Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
     all.extend(clv::scalar_functions());
     all.extend(models::scalar_functions(store));
     all.extend(sentiment::scalar_functions());
+    all.extend(clean::scalar_functions());
     all
 }
 
@@ -109,6 +114,7 @@ fn table_functions_with(store: Arc<dyn ModelStore>) -> Vec<TableFunction> {
     all.extend(segment::table_functions());
     all.extend(clv::table_functions(store.clone()));
     all.extend(models::table_functions(store));
+    all.extend(identity::table_functions());
     all
 }
 

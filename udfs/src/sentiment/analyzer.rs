@@ -1,7 +1,7 @@
 //! The sentiment score of one text, Chinese, English or mixed.
 //!
-//! English-only text goes to `vader_sentiment` (the Rust port of VADER, MIT, with VADER's own
-//! lexicon), unchanged, so English scores are VADER's. Text with Chinese characters goes
+//! English-only text is scored by VADER (our port of vaderSentiment 3.3.2, `super::vader`), so
+//! English scores are VADER's. Text with Chinese characters goes
 //! through our rules, because no crate scores Chinese: traditional characters are folded to
 //! simplified (`fast2s`), the text is split into clauses at punctuation, bracket codes
 //! (`[哭]`) and emoji are taken as tokens, the rest is segmented by `jieba-rs`, and each word
@@ -229,7 +229,7 @@ static RESOURCES: LazyLock<Resources> = LazyLock::new(|| {
 /// Loads the lexicon and segmenter now (they load on first use otherwise).
 pub fn warm_up() {
     LazyLock::force(&RESOURCES);
-    LazyLock::force(&VADER);
+    super::vader::warm_up();
 }
 
 /// A lexicon word found in a token, with the degree adverb or negator it started with.
@@ -244,11 +244,11 @@ struct Found {
 fn lookup(r: &Resources, word: &str) -> Option<Found> {
     if word.is_ascii() {
         let lower = ascii_lower(word);
-        let valence = r.lexicon.get(&*lower).copied().or_else(|| {
-            vader_sentiment::LEXICON
-                .get(&unicase::UniCase::new(&*lower))
-                .copied()
-        })?;
+        let valence = r
+            .lexicon
+            .get(&*lower)
+            .copied()
+            .or_else(|| super::vader::lexicon_valence(&lower))?;
         return Some(Found {
             valence,
             prefix: None,
@@ -289,9 +289,6 @@ fn ascii_lower(w: &str) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Borrowed(w)
     }
 }
-
-static VADER: LazyLock<vader_sentiment::SentimentIntensityAnalyzer<'static>> =
-    LazyLock::new(vader_sentiment::SentimentIntensityAnalyzer::new);
 
 pub fn is_cjk(c: char) -> bool {
     matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}')
@@ -339,111 +336,17 @@ pub fn analyze(text: &str, explain: bool) -> Scored {
     }
 }
 
-/// VADER's `s / sqrt(s² + α)`, α = 15.
-fn normalize(s: f64) -> f64 {
-    let v = s / (s * s + 15.0).sqrt();
-    v.clamp(-1.0, 1.0)
-}
-
-/// VADER 3.3's reading of "no" before a sentiment word ("no damage", "no complaints"): not a
-/// negative word itself but a negator of what follows. The Rust port predates that fix and
-/// counts "no" as −1.2, so such a "no" is handed to it as "not", which it does negate.
-fn no_as_negator(text: &str) -> std::borrow::Cow<'_, str> {
-    let words = words(text);
-    let mut out = String::new();
-    let mut last = 0;
-    for (k, (at, word)) in words.iter().enumerate() {
-        if !word.eq_ignore_ascii_case("no") {
-            continue;
-        }
-        let next = words[k + 1..]
-            .iter()
-            .map(|w| w.1)
-            .find(|w| w.chars().all(char::is_alphabetic));
-        let Some(next) = next else { continue };
-        if vader_sentiment::LEXICON.contains_key(&unicase::UniCase::new(next)) {
-            out.push_str(&text[last..*at]);
-            out.push_str(if *word == "NO" {
-                "NOT"
-            } else if word.starts_with('N') {
-                "Not"
-            } else {
-                "not"
-            });
-            last = at + word.len();
-        }
-    }
-    if last == 0 {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    out.push_str(&text[last..]);
-    std::borrow::Cow::Owned(out)
-}
-
-/// The words of an English text (letters, digits and apostrophes) with their byte offsets.
-fn words(text: &str) -> Vec<(usize, &str)> {
-    let mut words = Vec::new();
-    let mut start = None;
-    for (i, c) in text
-        .char_indices()
-        .chain(std::iter::once((text.len(), ' ')))
-    {
-        let letter = c.is_alphanumeric() || c == '\'';
-        match (letter, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                words.push((s, &text[s..i]));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    words
-}
-
 fn english(text: &str, explain: bool) -> Scored {
-    let text = &*no_as_negator(text);
-    // The port indexes its token list; a text it cannot handle must not take the query down.
-    let compound = std::panic::catch_unwind(|| {
-        VADER
-            .polarity_scores(text)
-            .get("compound")
-            .copied()
-            .unwrap_or(0.0)
-    })
-    .unwrap_or(0.0);
-    let mut scored = Scored {
-        score: if compound.is_finite() { compound } else { 0.0 },
-        evidence: vec![],
+    let vader = super::vader::score(text, explain);
+    Scored {
+        score: vader.compound,
+        evidence: vader.evidence,
         notes: if explain {
             vec!["english: VADER".to_string()]
         } else {
             vec![]
         },
-    };
-    if explain {
-        // VADER does not report its steps; list the lexicon words it saw with their valences.
-        let words: Vec<&str> = words(text).into_iter().map(|w| w.1).collect();
-        for (i, word) in words.iter().enumerate() {
-            if let Some(v) = vader_sentiment::LEXICON.get(&unicase::UniCase::new(*word)) {
-                let mut rules = vec!["VADER lexicon".to_string()];
-                let negator = words[i.saturating_sub(3)..i].iter().find(|w| {
-                    let w = w.to_ascii_lowercase();
-                    matches!(w.as_str(), "not" | "no" | "never" | "without" | "nor")
-                        || w.ends_with("n't")
-                });
-                if let Some(n) = negator {
-                    rules.push(format!("after '{n}', which VADER negates"));
-                }
-                scored.evidence.push(Evidence {
-                    term: word.to_string(),
-                    value: *v,
-                    rules,
-                });
-            }
-        }
     }
-    scored
 }
 
 /// One token of a Chinese (or mixed) text.
@@ -643,7 +546,7 @@ fn chinese(original: &str, explain: bool) -> Scored {
         }
     }
     Scored {
-        score: normalize(sum),
+        score: super::vader::normalize(sum),
         evidence: values.into_iter().filter_map(|v| v.2).collect(),
         notes,
     }
@@ -703,14 +606,17 @@ mod tests {
 
     #[test]
     fn english_is_vader() {
-        assert!(s("Great product, I love it!") > 0.5);
-        assert!(s("Not good at all.") < 0.0);
-        let v = vader_sentiment::SentimentIntensityAnalyzer::new()
-            .polarity_scores("The food was good but the service was awful")["compound"];
-        assert_eq!(s("The food was good but the service was awful"), v);
+        assert_eq!(
+            s("The food was good but the service was awful"),
+            super::super::vader::score("The food was good but the service was awful", false)
+                .compound
+        );
         // VADER 3.3: "no" before a sentiment word negates it
         assert!(s("No complaints, it just works.") > 0.0);
-        assert!(s("No.") < 0.0);
+        assert!(s("no") < 0.0);
+        // vaderSentiment keeps a token of two letters or fewer with its punctuation: "No." is
+        // not the lexicon's "no".
+        assert_eq!(s("No."), 0.0);
     }
 
     #[test]

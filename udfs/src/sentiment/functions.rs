@@ -2,12 +2,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Builder, ListBuilder, StringBuilder,
-};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::{Array, AsArray, Float64Builder, ListBuilder, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
@@ -15,61 +12,7 @@ use datafusion_macros::user_doc;
 
 use super::analyzer::analyze;
 use super::topics::{BUILTIN, Topics, parse_user_topics};
-
-fn is_text(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
-    )
-}
-
-/// Checks `arg_types` against `(name, kind)` pairs, the first `required` of them required;
-/// kinds are "text" and "number".
-fn coerce(
-    function: &str,
-    arg_types: &[DataType],
-    params: &[(&str, &str)],
-    required: usize,
-) -> Result<Vec<DataType>> {
-    if arg_types.len() < required || arg_types.len() > params.len() {
-        let names: Vec<&str> = params.iter().map(|p| p.0).collect();
-        let count = if required == params.len() {
-            required.to_string()
-        } else {
-            format!("{required} to {}", params.len())
-        };
-        return plan_err!(
-            "{function} takes {count} argument(s) ({}), got {}",
-            names.join(", "),
-            arg_types.len()
-        );
-    }
-    arg_types
-        .iter()
-        .zip(params)
-        .map(|(t, (name, kind))| match *kind {
-            "text" if is_text(t) => Ok(DataType::Utf8),
-            "text" => plan_err!("{function}: argument {name} must be text, got {t}"),
-            _ if t.is_numeric() || t == &DataType::Null => Ok(DataType::Float64),
-            _ => plan_err!("{function}: argument {name} must be a number, got {t}"),
-        })
-        .collect()
-}
-
-/// A constant text argument (options); `None` when absent or NULL.
-fn constant_text(function: &str, args: &[ColumnarValue], i: usize) -> Result<Option<String>> {
-    match args.get(i) {
-        None => Ok(None),
-        Some(ColumnarValue::Scalar(v)) => match v {
-            ScalarValue::Utf8(s) | ScalarValue::Utf8View(s) | ScalarValue::LargeUtf8(s) => {
-                Ok(s.clone())
-            }
-            ScalarValue::Null => Ok(None),
-            other => exec_err!("{function}: argument {} must be text, got {other}", i + 1),
-        },
-        Some(_) => exec_err!("{function}: argument {} must be a constant", i + 1),
-    }
-}
+use crate::args::{coerce, constant_text, texts};
 
 /// Labels: `en` (default) or `cn`.
 fn chinese_labels(function: &str, args: &[ColumnarValue], i: usize) -> Result<bool> {
@@ -81,13 +24,6 @@ fn chinese_labels(function: &str, args: &[ColumnarValue], i: usize) -> Result<bo
 }
 
 /// The texts of the first argument as a Utf8 array.
-fn texts(args: &ScalarFunctionArgs) -> Result<ArrayRef> {
-    Ok(cast(
-        &args.args[0].to_array(args.number_rows)?,
-        &DataType::Utf8,
-    )?)
-}
-
 /// `Default` for a function whose only field is its (user-defined) signature.
 macro_rules! text_udf_impls {
     ($ty:ident) => {
@@ -105,7 +41,7 @@ macro_rules! text_udf_impls {
 
 #[user_doc(
     doc_section(label = "Sentiment and Topic Functions"),
-    description = "The sentiment of a review, chat message or complaint as a number from -1 (most negative) to 1 (most positive). English text is scored by VADER (`vader_sentiment`, VADER's own lexicon and rules); text with Chinese characters (simplified or traditional, possibly mixed with English words) by huaxiang's rules over `jieba-rs` segmentation and a Chinese lexicon: negation (不, 没, 没有, 别, 无, 未, 并不 …), degree adverbs (很, 非常, 太, 特别, 有点, 稍微 …), contrast (但是, 可是, 不过, 然而: the clause after weighs more), rhetorical questions, exclamation marks, internet words and emoticons ([哭], 👍, 差评, 坑). NULL in, NULL out; empty or whitespace-only text scores 0.",
+    description = "The sentiment of a review, chat message or complaint as a number from -1 (most negative) to 1 (most positive). English text is scored by VADER exactly as vaderSentiment 3.3.2 scores it (VADER's own lexicon and rules, compound rounded to 4 decimals); text with Chinese characters (simplified or traditional, possibly mixed with English words) by huaxiang's rules over `jieba-rs` segmentation and a Chinese lexicon: negation (不, 没, 没有, 别, 无, 未, 并不 …), degree adverbs (很, 非常, 太, 特别, 有点, 稍微 …), contrast (但是, 可是, 不过, 然而: the clause after weighs more), rhetorical questions, exclamation marks, internet words and emoticons ([哭], 👍, 差评, 坑). NULL in, NULL out; empty or whitespace-only text scores 0.",
     syntax_example = "sentiment_score(text)",
     sql_example = r#"```sql
 > SELECT round(sentiment_score('物流很快，质量也不错'), 2) AS a,
@@ -258,7 +194,7 @@ impl ScalarUDFImpl for SentimentTagFunc {
 
 #[user_doc(
     doc_section(label = "Sentiment and Topic Functions"),
-    description = "Why a text scored as it did: the score, then each sentiment word or emoticon with its contribution and the rules that changed it (degree adverbs, negation, contrast, rhetorical question), then rules of the whole text (contrast, exclamation marks). For English text, the VADER lexicon words found with their valences. NULL in, NULL out.",
+    description = "Why a text scored as it did: the score, then each sentiment word or emoticon with its contribution and the rules that changed it (degree adverbs, negation, contrast, rhetorical question), then rules of the whole text (contrast, exclamation marks). For English text, each VADER lexicon word with its valence after VADER's rules (boosters, negation, ALL CAPS, 'but', 'least', idioms). NULL in, NULL out.",
     syntax_example = "sentiment_explain(text)",
     sql_example = r#"```sql
 > SELECT sentiment_explain('虽然便宜，但是质量不好');

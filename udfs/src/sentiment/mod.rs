@@ -4,6 +4,7 @@
 pub mod analyzer;
 pub mod functions;
 pub mod topics;
+pub mod vader;
 
 use std::sync::Arc;
 

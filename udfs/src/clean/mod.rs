@@ -1,0 +1,23 @@
+//! Cleaning functions for customer records from several systems: `normalize_phone`,
+//! `phone_valid`, `phone_region`, `normalize_email`, `normalize_text`.
+
+pub mod functions;
+pub mod normalize;
+
+use std::sync::Arc;
+
+use datafusion::logical_expr::ScalarUDF;
+
+use functions::{NormalizeEmailFunc, NormalizeTextFunc, PhoneAnswer, PhoneFunc};
+
+pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    vec![
+        Arc::new(ScalarUDF::new_from_impl(PhoneFunc::new(PhoneAnswer::E164))),
+        Arc::new(ScalarUDF::new_from_impl(PhoneFunc::new(PhoneAnswer::Valid))),
+        Arc::new(ScalarUDF::new_from_impl(PhoneFunc::new(
+            PhoneAnswer::Region,
+        ))),
+        Arc::new(ScalarUDF::new_from_impl(NormalizeEmailFunc::default())),
+        Arc::new(ScalarUDF::new_from_impl(NormalizeTextFunc::default())),
+    ]
+}
