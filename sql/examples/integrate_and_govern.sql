@@ -4,6 +4,12 @@
 -- Run it with:  huaxiang sql --data-dir huaxiang-data -f sql/examples/integrate_and_govern.sql
 -- or paste the statements into psql.
 
+-- 0. The first screen: every column of the CRM export — nulls, distinct values before and after
+--    normalisation, the most frequent values, and what the text looks like.
+SELECT column_name, data_type, nulls, round(null_share, 3) AS null_share, distinct_values,
+       normalized_distinct, top_values, phone_share, email_share, date_share
+FROM profile('crm_contacts');
+
 -- 1. How clean is each system? Valid phones and e-mails, and how many records share one.
 SELECT 'customers' AS system, count(*) AS records,
        round(avg(CASE WHEN phone_valid(phone) THEN 1.0 ELSE 0.0 END), 3) AS valid_phones,

@@ -12,6 +12,7 @@ pub mod clean;
 pub mod clv;
 pub mod identity;
 pub mod models;
+pub mod profile;
 pub mod query_table;
 pub mod reference;
 pub mod rfm;
@@ -96,6 +97,7 @@ fn scalar_functions_with(store: Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
 pub fn window_functions() -> Vec<Arc<WindowUDF>> {
     let mut all = rfm::window_functions();
     all.extend(segment::window_functions());
+    all.extend(clean::window_functions());
     all
 }
 
@@ -115,6 +117,7 @@ fn table_functions_with(store: Arc<dyn ModelStore>) -> Vec<TableFunction> {
     all.extend(clv::table_functions(store.clone()));
     all.extend(models::table_functions(store));
     all.extend(identity::table_functions());
+    all.push(profile::table_function());
     all
 }
 

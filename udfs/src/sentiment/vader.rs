@@ -352,14 +352,26 @@ fn scalar_inc_dec(word: &Token, valence: f64, cap_diff: bool) -> f64 {
     scalar
 }
 
-/// Whether the lower-case words `words` read, space-joined, as `phrase`.
-fn reads(words: &[Token], phrase: &str) -> bool {
-    let mut parts = phrase.split(' ');
-    words.iter().all(|w| parts.next() == Some(&*w.lower)) && parts.next().is_none()
+/// Whether the lower-case words `words` are `phrase`, word for word.
+fn reads(words: &[Token], phrase: &[&str]) -> bool {
+    words.len() == phrase.len() && words.iter().zip(phrase).all(|(w, p)| w.lower == *p)
 }
 
-fn special_case(words: &[Token]) -> Option<f64> {
+/// VADER's special cases, split into words once. (The one-word case "badass" can never match
+/// a sequence of two or more words, in VADER as here.)
+static SPECIAL_WORDS: LazyLock<Vec<(Vec<&'static str>, f64)>> = LazyLock::new(|| {
     SPECIAL_CASES
+        .iter()
+        .map(|(phrase, v)| (phrase.split(' ').collect(), *v))
+        .collect()
+});
+
+/// The boosters of more than one word, the only ones the idiom check can find in a sequence of
+/// words (all dampeners).
+const PHRASE_BOOSTERS: [[&str; 2]; 3] = [["just", "enough"], ["kind", "of"], ["sort", "of"]];
+
+fn special_case(words: &[Token]) -> Option<f64> {
+    SPECIAL_WORDS
         .iter()
         .find(|(phrase, _)| reads(words, phrase))
         .map(|c| c.1)
@@ -406,10 +418,11 @@ fn special_idioms_check(mut valence: f64, w: &[Token], i: usize) -> f64 {
     }
     // Two-word boosters ("kind of") before the word: threetwoone, threetwo, twoone.
     for (a, b) in [(i - 3, i - 1), (i - 3, i - 2), (i - 2, i - 1)] {
-        for (list, value) in [(BOOST_UP, B_INCR), (BOOST_DOWN, B_DECR)] {
-            if list.iter().any(|phrase| reads(&w[a..=b], phrase)) {
-                valence += value;
-            }
+        if PHRASE_BOOSTERS
+            .iter()
+            .any(|phrase| reads(&w[a..=b], phrase))
+        {
+            valence += B_DECR;
         }
     }
     valence
@@ -428,27 +441,34 @@ fn least_check(valence: f64, w: &[Token], i: usize) -> f64 {
 }
 
 /// vaderSentiment's `sentiment_valence` for word `i`, with the rules that applied.
-fn valence_of(w: &[Token], i: usize, cap_diff: bool, rules: Option<&mut Vec<String>>) -> f64 {
+fn valence_of(w: &[Token], i: usize, cap_diff: bool, mut rules: Option<&mut Vec<String>>) -> f64 {
+    // The rule texts are only built when explaining (scoring stays allocation-free).
+    macro_rules! note {
+        ($($arg:tt)*) => {
+            if let Some(rules) = rules.as_mut() {
+                rules.push(format!($($arg)*));
+            }
+        };
+    }
     let item = &w[i];
     let Some(base) = item.entry.valence else {
         return 0.0;
     };
-    let mut noted = Vec::new();
     let mut valence = base;
     if item.is("no") && i != w.len() - 1 && w[i + 1].in_lexicon() {
         valence = 0.0;
-        noted.push("'no' before a lexicon word negates it".to_string());
+        note!("'no' before a lexicon word negates it");
     }
     if (i > 0 && w[i - 1].is("no"))
         || (i > 1 && w[i - 2].is("no"))
         || (i > 2 && w[i - 3].is("no") && (w[i - 1].is("or") || w[i - 1].is("nor")))
     {
         valence = base * N_SCALAR;
-        noted.push("negated by 'no' ×-0.74".to_string());
+        note!("negated by 'no' ×-0.74");
     }
     if item.upper && cap_diff {
         valence += if valence > 0.0 { C_INCR } else { -C_INCR };
-        noted.push("ALL CAPS ±0.733".to_string());
+        note!("ALL CAPS ±0.733");
     }
     for start in 0..3 {
         if i > start && !w[i - (start + 1)].in_lexicon() {
@@ -461,22 +481,18 @@ fn valence_of(w: &[Token], i: usize, cap_diff: bool, rules: Option<&mut Vec<Stri
                 s *= 0.9;
             }
             if s != 0.0 {
-                noted.push(format!("'{}' {s:+.3}", before.text));
+                note!("'{}' {s:+.3}", before.text);
             }
             valence += s;
             let checked = negation_check(valence, w, start, i);
             if checked != valence {
-                noted.push(format!(
-                    "'{}' ×{:.2}",
-                    w[i - (start + 1)].text,
-                    checked / valence
-                ));
+                note!("'{}' ×{:.2}", w[i - (start + 1)].text, checked / valence);
             }
             valence = checked;
             if start == 2 {
                 let idiom = special_idioms_check(valence, w, i);
                 if idiom != valence {
-                    noted.push(format!("idiom → {idiom:.3}"));
+                    note!("idiom → {idiom:.3}");
                 }
                 valence = idiom;
             }
@@ -484,10 +500,7 @@ fn valence_of(w: &[Token], i: usize, cap_diff: bool, rules: Option<&mut Vec<Stri
     }
     let least = least_check(valence, w, i);
     if least != valence {
-        noted.push("after 'least' ×-0.74".to_string());
-    }
-    if let Some(rules) = rules {
-        rules.extend(noted);
+        note!("after 'least' ×-0.74");
     }
     least
 }
@@ -636,6 +649,19 @@ mod tests {
         ] {
             assert_eq!(s(text), compound, "{text}");
         }
+    }
+
+    #[test]
+    fn phrase_boosters_are_the_boosters_of_several_words() {
+        let phrases: Vec<String> = BOOST_UP
+            .iter()
+            .chain(BOOST_DOWN)
+            .filter(|b| b.contains(' '))
+            .map(|b| b.to_string())
+            .collect();
+        let ours: Vec<String> = PHRASE_BOOSTERS.iter().map(|p| p.join(" ")).collect();
+        assert_eq!(phrases, ours);
+        assert!(BOOST_UP.iter().all(|b| !b.contains(' ')));
     }
 
     #[test]
