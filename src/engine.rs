@@ -305,6 +305,10 @@ fn build_session(catalog: &Arc<Catalog>) -> Result<SessionContext> {
         .with_default_features()
         .with_config(config)
         .with_query_planner(DeltaPlanner::new())
+        .with_table_factory(
+            "EXCEL".to_string(),
+            Arc::new(crate::excel::ExcelTableFactory),
+        )
         .build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(DATABASE, catalog.catalog_provider());
@@ -314,6 +318,12 @@ fn build_session(catalog: &Arc<Catalog>) -> Result<SessionContext> {
     let models = huaxiang_udfs::models::store::DirStore::open(&catalog.data_dir().join("models"))
         .map_err(datafusion::error::DataFusionError::Execution)?;
     huaxiang_udfs::register_all_with_models(&ctx, models)?;
+    ctx.register_udtf(
+        "read_excel",
+        Arc::new(crate::excel::ReadExcelFunc {
+            import_dir: crate::excel::ImportDir(catalog.data_dir().join("imports")),
+        }),
+    );
     Ok(ctx)
 }
 

@@ -74,6 +74,7 @@ pub mod codes {
     pub const QUERY_CANCELED: &str = "57014";
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const IO_ERROR: &str = "58030";
+    pub const UNDEFINED_FILE: &str = "58P01";
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const INVALID_PASSWORD: &str = "28P01";
     pub const INVALID_AUTHORIZATION: &str = "28000";

@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod excel;
 pub mod pg_compat;
 pub mod server;
 pub mod sql_text;

@@ -1,6 +1,8 @@
--- Bring customer data together on the demo data set: how clean is each system, clean the
--- identifiers, link every record of one person to one person id, and build `customer_360`,
--- one row per person, which every later analysis (RFM, segments, churn, sentiment) starts from.
+-- Bring customer data together on the demo data set — the shop's customer table, the CRM's
+-- contacts and the stores' Excel order export (imports/shop_orders.xlsx, written by
+-- `huaxiang demo`): how clean is each system, clean the identifiers, link every record of one
+-- person to one person id, and build `customer_360`, one row per person, which every later
+-- analysis (RFM, segments, churn, sentiment) starts from.
 -- Run it with:  huaxiang sql --data-dir huaxiang-data -f sql/examples/integrate_and_govern.sql
 -- or paste the statements into psql.
 
@@ -33,7 +35,17 @@ FROM crm_contacts
 ORDER BY contact_id
 LIMIT 5;
 
--- 3. Every record of both systems with cleaned identifiers, kept as a table.
+-- 2b. The Excel export identifies customers only by name and mobile number, as people typed it.
+--     Keep a snapshot of it as a table (a relative path is looked up in the data dir's imports/).
+CREATE OR REPLACE TABLE store_orders AS
+SELECT * FROM read_excel('shop_orders.xlsx', '订单');
+SELECT column_name, data_type, rows, distinct_values, normalized_distinct, top_values, phone_share
+FROM profile('store_orders');
+
+-- 3. Every record of the three systems with cleaned identifiers, kept as a table. The export
+--    lists orders, not customers: its customer records are its distinct mobile numbers (one
+--    record per customer and system — one per order would make a frequent buyer's number look
+--    shared by many people).
 CREATE OR REPLACE TABLE clean_records AS
 SELECT 'shop' AS source, CAST(customer_id AS TEXT) AS record_id,
        normalize_text(name) AS name, city,
@@ -43,7 +55,13 @@ FROM customers
 UNION ALL
 SELECT 'crm', contact_id, normalize_text(full_name), city,
        normalize_phone(mobile), normalize_email(email), normalize_text(wechat_id)
-FROM crm_contacts;
+FROM crm_contacts
+UNION ALL
+SELECT 'store', normalize_phone("手机号"), min(normalize_text("客户姓名")), CAST(NULL AS TEXT),
+       normalize_phone("手机号"), CAST(NULL AS TEXT), CAST(NULL AS TEXT)
+FROM store_orders
+WHERE normalize_phone("手机号") IS NOT NULL
+GROUP BY normalize_phone("手机号");
 
 -- 4. The trap: identifiers on too many different people (a shop hotline, a shared mailbox).
 --    They are not used as links; keep them to hide them in the profile.
@@ -66,7 +84,9 @@ ORDER BY records DESC, person_id
 LIMIT 5;
 
 -- 7. customer_360: one row per person. Shop data wins over CRM data where both have a value;
---    rejected identifiers are not shown as anyone's phone or e-mail.
+--    rejected identifiers are not shown as anyone's phone or e-mail. Orders and spend come from
+--    the shop's order table; the export repeats its last 14 days, so it only adds how many of
+--    those orders the export attributes to the person (export_orders).
 CREATE OR REPLACE VIEW customer_360 AS
 WITH members AS (
     SELECT l.person_id, l.person_records, c.source, c.record_id, c.name, c.city, c.wechat_id,
@@ -78,15 +98,21 @@ WITH members AS (
     LEFT JOIN rejected_identifiers re ON re.kind = 'email' AND re.value = c.email
 ),
 spend AS (
-    SELECT CAST(customer_id AS TEXT) AS record_id, count(*) AS orders, sum(amount) AS spend,
-           max(order_ts) AS last_order
+    SELECT 'shop' AS source, CAST(customer_id AS TEXT) AS record_id, count(*) AS orders,
+           sum(amount) AS spend, max(order_ts) AS last_order
     FROM orders
     GROUP BY customer_id
+),
+store AS (
+    SELECT normalize_phone("手机号") AS record_id, count(*) AS orders
+    FROM store_orders
+    GROUP BY normalize_phone("手机号")
 )
 SELECT m.person_id,
        max(m.person_records) AS records,
        array_agg(DISTINCT m.source) AS sources,
        min(CASE WHEN m.source = 'shop' THEN m.record_id END) AS customer_id,
+       coalesce(sum(st.orders), 0) AS export_orders,
        coalesce(min(CASE WHEN m.source = 'shop' THEN m.name END), min(m.name)) AS name,
        coalesce(min(CASE WHEN m.source = 'shop' THEN m.city END), min(m.city)) AS city,
        coalesce(min(CASE WHEN m.source = 'shop' THEN m.phone END), min(m.phone)) AS phone,
@@ -96,18 +122,21 @@ SELECT m.person_id,
        coalesce(sum(s.spend), 0) AS spend,
        max(s.last_order) AS last_order
 FROM members m
-LEFT JOIN spend s ON m.source = 'shop' AND s.record_id = m.record_id
+LEFT JOIN spend s ON s.source = m.source AND s.record_id = m.record_id
+LEFT JOIN store st ON m.source = 'store' AND st.record_id = m.record_id
 GROUP BY m.person_id;
 
--- 8. One row per person, and what the profile knows: people in both systems, shop customers
---    the CRM never saw, and CRM prospects who never bought.
+-- 8. One row per person, and what the profile knows: people in the shop and the CRM, people in
+--    the stores' export, customers the CRM never saw, and CRM prospects who never bought.
 SELECT count(*) AS persons, count(DISTINCT person_id) AS distinct_person_ids,
-       sum(CASE WHEN array_length(sources, 1) = 2 THEN 1 ELSE 0 END) AS in_both_systems,
-       sum(CASE WHEN sources = ['shop'] THEN 1 ELSE 0 END) AS shop_only,
+       sum(CASE WHEN array_has(sources, 'shop') AND array_has(sources, 'crm') THEN 1 ELSE 0 END) AS in_shop_and_crm,
+       sum(CASE WHEN array_has(sources, 'store') THEN 1 ELSE 0 END) AS in_store_export,
+       sum(CASE WHEN NOT array_has(sources, 'crm') THEN 1 ELSE 0 END) AS not_in_crm,
        sum(CASE WHEN sources = ['crm'] THEN 1 ELSE 0 END) AS crm_only_prospects
 FROM customer_360;
 
-SELECT person_id, records, sources, customer_id, name, city, phone, email, wechat_id, orders, spend
+SELECT person_id, records, sources, customer_id, name, city, phone, email, export_orders, orders,
+       round(spend, 2) AS spend
 FROM customer_360
 ORDER BY spend DESC, person_id
 LIMIT 5;

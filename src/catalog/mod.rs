@@ -824,7 +824,7 @@ async fn open_external(
             SqlError::new(
                 codes::FEATURE_NOT_SUPPORTED,
                 format!(
-                    "unknown file type {} for an external table (use CSV, PARQUET, JSON or AVRO)",
+                    "unknown file type {} for an external table (use CSV, PARQUET, JSON, AVRO or EXCEL)",
                     cmd.file_type
                 ),
             )

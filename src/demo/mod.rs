@@ -1008,6 +1008,8 @@ pub async fn create(engine: &Engine, options: &DemoOptions, show_progress: bool)
     progress.set_position(0);
     progress.set_length(TABLES.len() as u64);
     write(engine, generated, &progress).await?;
+    progress.set_message("writing the Excel order export");
+    write_excel_export(engine).await?;
     progress.finish_with_message("demo data ready");
     Ok(())
 }
@@ -1016,4 +1018,103 @@ pub async fn create(engine: &Engine, options: &DemoOptions, show_progress: bool)
 pub fn is_present(engine: &Engine) -> bool {
     let names = engine.catalog().relation_names();
     TABLES.iter().all(|t| names.iter().any(|n| n == t))
+}
+
+/// Where the demo writes the shop's Excel order export (relative paths given to `read_excel`
+/// are looked up in the data dir's `imports/`).
+pub const EXCEL_EXPORT: &str = "imports/shop_orders.xlsx";
+
+/// Writes the shop's order export of the last 14 days as an Excel workbook, as a shop system
+/// would: sheet `订单` with the customer's name and mobile number (written as people write
+/// them) instead of the customer id, and a sheet `说明` with a note. Written to a temporary
+/// file and renamed, so a reader never sees half a workbook.
+pub async fn write_excel_export(engine: &Engine) -> Result<()> {
+    use datafusion::arrow::array::{AsArray, Float64Array, Int64Array};
+    use datafusion::arrow::datatypes::TimestampMicrosecondType;
+    let batches = engine
+        .context()
+        .sql(
+            "SELECT o.order_id, o.order_ts, c.name, c.phone, \
+             CAST(o.amount AS DOUBLE) AS amount, o.channel \
+             FROM orders o JOIN customers c USING (customer_id) \
+             WHERE o.order_ts >= TIMESTAMP '2026-10-18 00:00:00' ORDER BY o.order_id",
+        )
+        .await?
+        .collect()
+        .await?;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let date_format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    let xlsx =
+        |e: rust_xlsxwriter::XlsxError| datafusion::error::DataFusionError::External(Box::new(e));
+    {
+        let sheet = book.add_worksheet();
+        sheet.set_name("订单").map_err(xlsx)?;
+        for (c, title) in ["订单号", "下单时间", "客户姓名", "手机号", "金额", "渠道"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(0, c as u16, *title).map_err(xlsx)?;
+        }
+        let mut row = 1u32;
+        for b in &batches {
+            let ids = b.column(0).as_any().downcast_ref::<Int64Array>();
+            let ts = datafusion::arrow::compute::cast(
+                b.column(1),
+                &DataType::Timestamp(TimeUnit::Microsecond, None),
+            )?;
+            let Some(ts) = ts.as_primitive_opt::<TimestampMicrosecondType>() else {
+                continue;
+            };
+            let names = datafusion::arrow::compute::cast(b.column(2), &DataType::Utf8)?;
+            let phones = datafusion::arrow::compute::cast(b.column(3), &DataType::Utf8)?;
+            let channels = datafusion::arrow::compute::cast(b.column(5), &DataType::Utf8)?;
+            let amounts = b.column(4).as_any().downcast_ref::<Float64Array>();
+            let (Some(ids), Some(amounts)) = (ids, amounts) else {
+                continue;
+            };
+            for i in 0..b.num_rows() {
+                let id = ids.value(i);
+                sheet
+                    .write_string(row, 0, format!("SO{id}"))
+                    .map_err(xlsx)?;
+                if let Some(t) = chrono::DateTime::from_timestamp_micros(ts.value(i)) {
+                    sheet
+                        .write_datetime_with_format(row, 1, t.naive_utc(), &date_format)
+                        .map_err(xlsx)?;
+                }
+                sheet
+                    .write_string(row, 2, names.as_string::<i32>().value(i))
+                    .map_err(xlsx)?;
+                let phone = phones.as_string::<i32>().value(i);
+                let written = match id % 3 {
+                    0 => phone.to_string(),
+                    1 if phone.len() == 11 => {
+                        format!("{} {} {}", &phone[..3], &phone[3..7], &phone[7..])
+                    }
+                    _ => format!("+86-{phone}"),
+                };
+                sheet.write_string(row, 3, written).map_err(xlsx)?;
+                sheet.write_number(row, 4, amounts.value(i)).map_err(xlsx)?;
+                sheet
+                    .write_string(row, 5, channels.as_string::<i32>().value(i))
+                    .map_err(xlsx)?;
+                row += 1;
+            }
+        }
+    }
+    {
+        let sheet = book.add_worksheet();
+        sheet.set_name("说明").map_err(xlsx)?;
+        sheet
+            .write_string(0, 0, "门店系统订单导出：最近 14 天，按手机号识别客户")
+            .map_err(xlsx)?;
+    }
+    let path = engine.data_dir().join(EXCEL_EXPORT);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("xlsx.tmp");
+    book.save(&tmp).map_err(xlsx)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
 }

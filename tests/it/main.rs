@@ -4,6 +4,7 @@ mod clients;
 mod common;
 mod docs;
 mod durability;
+mod excel;
 mod identity;
 mod reference;
 mod robustness;

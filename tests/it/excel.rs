@@ -1,0 +1,254 @@
+//! Excel workbooks as tables: `read_excel` and `CREATE EXTERNAL TABLE … STORED AS EXCEL`, on
+//! workbooks written here with rust_xlsxwriter (merged header cells, a Chinese sheet name,
+//! mixed columns, trailing empty rows), and the errors of missing, corrupt or changed files.
+
+use std::path::Path;
+
+use rust_xlsxwriter::{Format, Workbook};
+
+use super::common::{ServerProcess, path_str, psql, run, sql_csv, temp_dir};
+
+/// A workbook with a sheet `客户` whose header has a cell merged over two columns.
+fn write_customers(path: &Path, extra_column: bool) {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("客户").unwrap();
+    let bold = Format::new().set_bold();
+    sheet.write_string(0, 0, "编号").unwrap();
+    sheet.write_string(0, 1, "姓名").unwrap();
+    sheet.merge_range(0, 2, 0, 3, "联系方式", &bold).unwrap();
+    sheet.write_string(0, 4, "消费").unwrap();
+    sheet.write_string(0, 5, "会员").unwrap();
+    sheet.write_string(0, 6, "注册日期").unwrap();
+    sheet.write_string(0, 7, "备注").unwrap();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    // id, name, phone, e-mail, spend, member, signed up
+    type Row<'a> = (f64, &'a str, &'a str, &'a str, f64, bool, (u16, u8, u8));
+    let rows: [Row; 3] = [
+        (
+            1.0,
+            "宋杰洋",
+            "138 1234 5678",
+            "song@qq.com",
+            120.5,
+            true,
+            (2025, 3, 1),
+        ),
+        (
+            2.0,
+            "李娜",
+            "+86 139 0000 1111",
+            "",
+            80.0,
+            false,
+            (2026, 1, 15),
+        ),
+        (
+            3.0,
+            "王芳",
+            "13700001111",
+            "wang@163.com",
+            0.0,
+            true,
+            (2024, 12, 31),
+        ),
+    ];
+    for (r, (id, name, phone, email, spend, member, (y, m, d))) in rows.iter().enumerate() {
+        let r = r as u32 + 1;
+        sheet.write_number(r, 0, *id).unwrap();
+        sheet.write_string(r, 1, *name).unwrap();
+        sheet.write_string(r, 2, *phone).unwrap();
+        if !email.is_empty() {
+            sheet.write_string(r, 3, *email).unwrap();
+        }
+        sheet.write_number(r, 4, *spend).unwrap();
+        sheet.write_boolean(r, 5, *member).unwrap();
+        let day = rust_xlsxwriter::ExcelDateTime::from_ymd(*y, *m, *d).unwrap();
+        sheet.write_datetime_with_format(r, 6, &day, &date).unwrap();
+    }
+    // A column of mixed cells: a number, a text, a date.
+    sheet.write_number(1, 7, 42.0).unwrap();
+    sheet.write_string(2, 7, "VIP").unwrap();
+    let day = rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 5, 1).unwrap();
+    sheet.write_datetime_with_format(3, 7, &day, &date).unwrap();
+    // Formatted but empty trailing rows.
+    sheet.write_blank(10, 0, &bold).unwrap();
+    if extra_column {
+        sheet.write_string(0, 8, "渠道").unwrap();
+    }
+    book.add_worksheet().set_name("Sheet2").unwrap();
+    book.save(path).unwrap();
+}
+
+#[test]
+fn read_excel_infers_types_and_names_columns_from_a_merged_header() {
+    let dir = temp_dir();
+    let book = dir.path().join("客户.xlsx");
+    write_customers(&book, false);
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let csv = sql_csv(
+        &data,
+        &format!(
+            "SELECT arrow_typeof(编号), arrow_typeof(消费), arrow_typeof(会员), arrow_typeof(注册日期), \
+             arrow_typeof(备注) FROM read_excel('{}', '客户') LIMIT 1",
+            path_str(&book)
+        ),
+    );
+    assert_eq!(
+        csv.lines().nth(1),
+        Some("Int64,Float64,Boolean,Date32,Utf8"),
+        "{csv}"
+    );
+    let csv = sql_csv(
+        &data,
+        &format!(
+            "SELECT 编号, 姓名, 联系方式, 联系方式_2, 消费, 会员, 注册日期, 备注 \
+             FROM read_excel('{}', '客户') ORDER BY 编号",
+            path_str(&book)
+        ),
+    );
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        [
+            "编号,姓名,联系方式,联系方式_2,消费,会员,注册日期,备注",
+            "1,宋杰洋,138 1234 5678,song@qq.com,120.5,true,2025-03-01,42",
+            "2,李娜,+86 139 0000 1111,,80.0,false,2026-01-15,VIP",
+            "3,王芳,13700001111,wang@163.com,0.0,true,2024-12-31,2026-05-01",
+        ],
+        "{csv}"
+    );
+    // Without a header row: column_1 … and every row, the header too, as data.
+    let csv = sql_csv(
+        &data,
+        &format!(
+            "SELECT count(*), min(column_2) FROM read_excel('{}', '客户', 'header=false')",
+            path_str(&book)
+        ),
+    );
+    assert_eq!(csv.lines().nth(1), Some("4,姓名"), "{csv}");
+}
+
+#[test]
+fn excel_external_tables_snapshot_and_report_a_changed_workbook() {
+    let dir = temp_dir();
+    let book = dir.path().join("customers.xlsx");
+    write_customers(&book, false);
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let create = format!(
+        "CREATE EXTERNAL TABLE shop_customers STORED AS EXCEL LOCATION '{}' \
+         OPTIONS ('sheet' '客户', 'header' 'true')",
+        path_str(&book)
+    );
+    sql_csv(&data, &create);
+    sql_csv(
+        &data,
+        "CREATE TABLE customers_snapshot AS SELECT * FROM shop_customers",
+    );
+    let csv = sql_csv(
+        &data,
+        "SELECT count(*), sum(消费) FROM shop_customers WHERE 会员",
+    );
+    assert_eq!(csv.lines().nth(1), Some("2,120.5"), "{csv}");
+    // Over the wire, the workbook changes shape under a running server: the external table
+    // says so (22023, naming file and sheet), the snapshot is unaffected, the server serves on.
+    let server = ServerProcess::start(&data, &[]);
+    let ok = psql(
+        &server,
+        &["-At", "-c", "SELECT count(*) FROM shop_customers"],
+    );
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "3");
+    write_customers(&book, true);
+    let out = psql(
+        &server,
+        &[
+            "-v",
+            "VERBOSITY=verbose",
+            "-c",
+            "SELECT count(*) FROM shop_customers",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("22023") && stderr.contains("changed shape") && stderr.contains("客户"),
+        "{stderr}"
+    );
+    let out = psql(
+        &server,
+        &["-At", "-c", "SELECT count(*) FROM customers_snapshot"],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+    // A new process opens the workbook as it now is.
+    drop(server);
+    let csv = sql_csv(
+        &data,
+        "SELECT count(*) FROM shop_customers WHERE 渠道 IS NULL",
+    );
+    assert_eq!(csv.lines().nth(1), Some("3"), "{csv}");
+}
+
+#[test]
+fn missing_corrupt_and_wrong_sheet_workbooks_are_clear_errors() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let book = dir.path().join("customers.xlsx");
+    write_customers(&book, false);
+    let corrupt = dir.path().join("corrupt.xlsx");
+    std::fs::write(&corrupt, b"PK\x03\x04 this is not a zip archive").unwrap();
+    for (sql, code, words) in [
+        (
+            format!("SELECT * FROM read_excel('{}', 'Orders')", path_str(&book)),
+            "42P01",
+            "has no sheet 'Orders' (its sheets: 客户, Sheet2)",
+        ),
+        (
+            format!("SELECT * FROM read_excel('{}')", path_str(&corrupt)),
+            "22023",
+            "cannot read workbook",
+        ),
+        (
+            "SELECT * FROM read_excel('nothere.xlsx')".to_string(),
+            "58P01",
+            "imports/nothere.xlsx' does not exist",
+        ),
+        (
+            format!(
+                "CREATE EXTERNAL TABLE t STORED AS EXCEL LOCATION '{}' OPTIONS ('sheet' 'x')",
+                path_str(&book)
+            ),
+            "42P01",
+            "has no sheet 'x'",
+        ),
+        (
+            format!(
+                "CREATE EXTERNAL TABLE t STORED AS EXCEL LOCATION '{}' OPTIONS ('tab' 'x')",
+                path_str(&book)
+            ),
+            "22023",
+            "unknown Excel option 'tab'",
+        ),
+        (
+            format!(
+                "SELECT * FROM read_excel('{}', '客户', 'header=maybe')",
+                path_str(&book)
+            ),
+            "22023",
+            "header must be true or false",
+        ),
+    ] {
+        let out = run(&["sql", "--data-dir", path_str(&data), "-c", &sql]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(code) && stderr.contains(words),
+            "{sql}: {stderr}"
+        );
+    }
+    // Nothing was created by the failed statements.
+    let csv = sql_csv(
+        &data,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 't'",
+    );
+    assert_eq!(csv.lines().nth(1), Some("0"), "{csv}");
+}
