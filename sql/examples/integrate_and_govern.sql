@@ -12,6 +12,11 @@ SELECT column_name, data_type, nulls, round(null_share, 3) AS null_share, distin
        normalized_distinct, top_values, phone_share, email_share, date_share
 FROM profile('crm_contacts');
 
+-- 0b. The same person entered twice in the CRM: rows equal after normalising name and mobile.
+SELECT count(DISTINCT duplicate_group) AS duplicate_groups, count(*) AS rows_involved
+FROM find_duplicates('SELECT contact_id, full_name, mobile FROM crm_contacts', 'normalized',
+                     'full_name, mobile');
+
 -- 1. How clean is each system? Valid phones and e-mails, and how many records share one.
 SELECT 'customers' AS system, count(*) AS records,
        round(avg(CASE WHEN phone_valid(phone) THEN 1.0 ELSE 0.0 END), 3) AS valid_phones,

@@ -10,6 +10,7 @@
 pub mod args;
 pub mod clean;
 pub mod clv;
+pub mod duplicates;
 pub mod identity;
 pub mod models;
 pub mod profile;
@@ -118,6 +119,7 @@ fn table_functions_with(store: Arc<dyn ModelStore>) -> Vec<TableFunction> {
     all.extend(models::table_functions(store));
     all.extend(identity::table_functions());
     all.push(profile::table_function());
+    all.push(duplicates::table_function());
     all
 }
 

@@ -308,6 +308,31 @@ fn keep(
     }
 }
 
+/// What a text value was recognised as.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Identifier {
+    Phone,
+    Email,
+}
+
+/// A text value in the form in which equal things are equal: a valid phone number (region CN
+/// or its own country code) in E.164, an e-mail address normalised, anything else
+/// `normalize_text` and lower case.
+pub fn normalized_key(value: &str) -> (String, Option<Identifier>) {
+    if let Some(p) = parse_phone(value, phonenumber::country::Id::CN) {
+        return (crate::clean::normalize::e164(&p), Some(Identifier::Phone));
+    }
+    if let Some(e) = normalize_email(value, false) {
+        return (e, Some(Identifier::Email));
+    }
+    (
+        normalize_text(value)
+            .map(|t| t.to_lowercase())
+            .unwrap_or_default(),
+        None,
+    )
+}
+
 /// Distinct values after normalisation, and the shares of phone-, e-mail- and date-like values,
 /// over the distinct values weighted by their counts.
 fn text_measures(values: &HashMap<String, u64>) -> (usize, [f64; 3]) {
@@ -315,18 +340,11 @@ fn text_measures(values: &HashMap<String, u64>) -> (usize, [f64; 3]) {
     let (mut phones, mut emails, mut dates, mut total) = (0u64, 0u64, 0u64, 0u64);
     for (value, &n) in values {
         total += n;
-        let phone = parse_phone(value, phonenumber::country::Id::CN)
-            .map(|p| crate::clean::normalize::e164(&p));
-        let email = normalize_email(value, false);
-        phones += n * u64::from(phone.is_some());
-        emails += n * u64::from(email.is_some());
+        let (key, kind) = normalized_key(value);
+        phones += n * u64::from(kind == Some(Identifier::Phone));
+        emails += n * u64::from(kind == Some(Identifier::Email));
         dates += n * u64::from(looks_like_date(value));
-        normalized.insert(
-            phone
-                .or(email)
-                .or_else(|| normalize_text(value).map(|t| t.to_lowercase()))
-                .unwrap_or_default(),
-        );
+        normalized.insert(key);
     }
     let share = |k: u64| {
         if total == 0 {
