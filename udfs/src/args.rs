@@ -73,3 +73,20 @@ pub fn texts(args: &ScalarFunctionArgs) -> Result<ArrayRef> {
         &DataType::Utf8,
     )?)
 }
+
+/// `Default` for a function whose only field is its (user-defined) signature: the argument
+/// checks are in its `coerce_types`.
+macro_rules! text_udf_impls {
+    ($ty:ident) => {
+        impl Default for $ty {
+            fn default() -> Self {
+                Self {
+                    signature: datafusion::logical_expr::Signature::user_defined(
+                        datafusion::logical_expr::Volatility::Immutable,
+                    ),
+                }
+            }
+        }
+    };
+}
+pub(crate) use text_udf_impls;

@@ -248,13 +248,7 @@ pub struct NormalizeEmailFunc {
     signature: Signature,
 }
 
-impl Default for NormalizeEmailFunc {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::text_udf_impls!(NormalizeEmailFunc);
 
 impl ScalarUDFImpl for NormalizeEmailFunc {
     fn name(&self) -> &str {
@@ -327,13 +321,7 @@ pub struct NormalizeTextFunc {
     signature: Signature,
 }
 
-impl Default for NormalizeTextFunc {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::text_udf_impls!(NormalizeTextFunc);
 
 impl ScalarUDFImpl for NormalizeTextFunc {
     fn name(&self) -> &str {

@@ -6,7 +6,7 @@ use datafusion::arrow::array::{Array, AsArray, Float64Builder, ListBuilder, Stri
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 use datafusion_macros::user_doc;
 
@@ -21,20 +21,6 @@ fn chinese_labels(function: &str, args: &[ColumnarValue], i: usize) -> Result<bo
         Some("cn") | Some("CN") | Some("zh") => Ok(true),
         Some(other) => exec_err!("{function}: labels must be 'en' or 'cn', got '{other}'"),
     }
-}
-
-/// The texts of the first argument as a Utf8 array.
-/// `Default` for a function whose only field is its (user-defined) signature.
-macro_rules! text_udf_impls {
-    ($ty:ident) => {
-        impl Default for $ty {
-            fn default() -> Self {
-                Self {
-                    signature: Signature::user_defined(Volatility::Immutable),
-                }
-            }
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -60,7 +46,7 @@ pub struct SentimentScoreFunc {
     signature: Signature,
 }
 
-text_udf_impls!(SentimentScoreFunc);
+crate::args::text_udf_impls!(SentimentScoreFunc);
 
 impl ScalarUDFImpl for SentimentScoreFunc {
     fn name(&self) -> &str {
@@ -120,7 +106,7 @@ pub struct SentimentTagFunc {
     signature: Signature,
 }
 
-text_udf_impls!(SentimentTagFunc);
+crate::args::text_udf_impls!(SentimentTagFunc);
 
 impl ScalarUDFImpl for SentimentTagFunc {
     fn name(&self) -> &str {
@@ -211,7 +197,7 @@ pub struct SentimentExplainFunc {
     signature: Signature,
 }
 
-text_udf_impls!(SentimentExplainFunc);
+crate::args::text_udf_impls!(SentimentExplainFunc);
 
 /// `score …; word ±v (rules); …; notes`.
 pub fn explanation(text: &str) -> String {
@@ -291,7 +277,7 @@ pub struct TextTopicsFunc {
     signature: Signature,
 }
 
-text_udf_impls!(TextTopicsFunc);
+crate::args::text_udf_impls!(TextTopicsFunc);
 
 impl ScalarUDFImpl for TextTopicsFunc {
     fn name(&self) -> &str {
