@@ -314,7 +314,7 @@ fn text_of(cell: &Data) -> String {
     }
 }
 
-/// A sheet as a table, read again at each scan.
+/// A sheet as an external table, read again at each scan.
 pub struct ExcelTable {
     sheet: SheetRef,
     schema: SchemaRef,
@@ -479,21 +479,20 @@ impl TableFunctionImpl for ReadExcelFunc {
         let header = match args.get(2) {
             Some(e) => {
                 let text = text_arg(e, "options")?.unwrap_or_default();
+                let pairs = huaxiang_udfs::key_values(&text, "header=true|false").map_err(|e| {
+                    error(codes::INVALID_PARAMETER_VALUE, format!("read_excel: {e}"))
+                })?;
                 let mut header = true;
-                for pair in text.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
-                    match pair.split_once('=') {
-                        Some((k, v)) if k.trim().eq_ignore_ascii_case("header") => {
-                            header = header_option(Some(v))?;
-                        }
-                        _ => {
-                            return Err(error(
-                                codes::INVALID_PARAMETER_VALUE,
-                                format!(
-                                    "read_excel: unknown option '{pair}' (options: header=true|false)"
-                                ),
-                            ));
-                        }
+                for (key, value) in pairs {
+                    if key != "header" {
+                        return Err(error(
+                            codes::INVALID_PARAMETER_VALUE,
+                            format!(
+                                "read_excel: unknown option '{key}' (options: header=true|false)"
+                            ),
+                        ));
                     }
+                    header = header_option(Some(value))?;
                 }
                 header
             }
@@ -505,10 +504,13 @@ impl TableFunctionImpl for ReadExcelFunc {
         } else {
             self.import_dir.0.join(path)
         };
-        Ok(Arc::new(ExcelTable::open(SheetRef {
+        // A table function is planned per query: the sheet read now is the one the query sees,
+        // so it is read once, not again at the scan as an external table is.
+        let (schema, batch) = load(&SheetRef {
             path,
             sheet,
             header,
-        })?))
+        })?;
+        Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
     }
 }

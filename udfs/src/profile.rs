@@ -211,7 +211,8 @@ fn pg_type_name(t: &DataType) -> String {
     }
 }
 
-fn is_text(t: &DataType) -> bool {
+/// A text column (not an untyped NULL one, unlike `args::is_text`).
+pub(crate) fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
 }
 
