@@ -120,6 +120,7 @@ fn table_functions_with(store: Arc<dyn ModelStore>) -> Vec<TableFunction> {
     all.extend(identity::table_functions());
     all.push(profile::table_function());
     all.push(duplicates::table_function());
+    all.push(clean::knn::table_function());
     all
 }
 

@@ -1,9 +1,11 @@
 //! Cleaning functions for customer records from several systems: `normalize_phone`,
 //! `phone_valid`, `phone_region`, `normalize_email`, `normalize_text`; imputation as window
-//! functions: `impute_mean`, `impute_median`, `impute_mode`.
+//! functions: `impute_mean`, `impute_median`, `impute_mode`; k-nearest-neighbour imputation as
+//! a table function: `knn_impute`.
 
 pub mod functions;
 pub mod impute;
+pub mod knn;
 pub mod normalize;
 
 use std::sync::Arc;
