@@ -92,6 +92,9 @@ pub struct SqlArgs {
     /// How to print results.
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
+    /// Configuration file, for its `[sources]` [default: <data dir>/huaxiang.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -157,7 +160,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .unwrap_or(config::DEFAULT_PORT),
         max_connections: config.server.max_connections.unwrap_or(0),
     };
-    let engine = Engine::open(&EngineOptions::new(&data_dir))
+    let engine = Engine::open(&EngineOptions::new(&data_dir).with_config(&config))
         .await
         .with_context(|| format!("cannot open data directory {}", data_dir.display()))?;
     if args.demo && !demo::is_present(&engine) {
@@ -249,8 +252,13 @@ async fn sql(args: SqlArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot read {}", path.display()))?,
         (None, None) => anyhow::bail!("give SQL with -c 'SQL' or -f FILE"),
     };
-    let data_dir = data_dir_of(&args.data_dir, None);
-    let mut options = EngineOptions::new(&data_dir);
+    let provisional_dir = data_dir_of(&args.data_dir, None);
+    let config = match Config::locate(args.config.as_deref(), &provisional_dir) {
+        Some(path) => Config::load(&path)?,
+        None => Config::default(),
+    };
+    let data_dir = data_dir_of(&args.data_dir, Some(&config));
+    let mut options = EngineOptions::new(&data_dir).with_config(&config);
     options.create_data_dir = false;
     let engine = Engine::open(&options).await.map_err(|e| cli_error(&e))?;
     run_script(&engine, &text, args.format, &mut std::io::stdout()).await

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::server::auth::ScramVerifier;
+use crate::sources::SourceConfig;
 
 /// The default user of a data dir without configured users.
 pub const DEFAULT_USER: &str = "huaxiang";
@@ -37,6 +38,9 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub users: BTreeMap<String, UserConfig>,
+    /// Live databases (`[sources.<name>]`), mapped to tables by `STORED AS POSTGRES|MYSQL`.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -47,6 +51,9 @@ pub struct ServerConfig {
     pub data_dir: Option<PathBuf>,
     /// Connections beyond this are refused (0 or absent: no limit).
     pub max_connections: Option<usize>,
+    /// The only directory whose files SQL over the wire may read or write, and only as an
+    /// admin (default `<data dir>/imports`).
+    pub import_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +87,9 @@ impl Config {
                      set it with `huaxiang passwd {name}`"
                 )
             })?;
+        }
+        for (name, source) in &config.sources {
+            source.validate(name).map_err(|e| anyhow::anyhow!(e))?;
         }
         Ok(config)
     }

@@ -20,6 +20,8 @@ use deltalake::delta_datafusion::planner::DeltaPlanner;
 
 use crate::catalog::{Catalog, DATABASE, PUBLIC_SCHEMA, RelationKind};
 use crate::error::{SqlError, codes};
+use crate::files::FileAccess;
+use crate::sources::{SourceKind, SourceTableFactory, Sources};
 
 /// Where the engine keeps its data.
 #[derive(Debug, Clone)]
@@ -27,6 +29,11 @@ pub struct EngineOptions {
     pub data_dir: PathBuf,
     /// Create the data dir if it does not exist (`serve`, `demo`); `sql` wants an existing one.
     pub create_data_dir: bool,
+    /// The live databases of the config file.
+    pub sources: Arc<Sources>,
+    /// Where relative file names of `read_excel` are looked up and, over the wire, the only
+    /// place SQL may reach server files (default `<data dir>/imports`).
+    pub import_dir: Option<PathBuf>,
 }
 
 impl EngineOptions {
@@ -34,7 +41,16 @@ impl EngineOptions {
         Self {
             data_dir: data_dir.into(),
             create_data_dir: true,
+            sources: Arc::new(Sources::default()),
+            import_dir: None,
         }
+    }
+
+    /// With the sources declared in `config`.
+    pub fn with_config(mut self, config: &crate::config::Config) -> Self {
+        self.sources = Arc::new(Sources::new(config.sources.clone()));
+        self.import_dir = config.server.import_dir.clone();
+        self
     }
 }
 
@@ -91,6 +107,7 @@ pub struct OwnedDdl {
 pub struct Engine {
     ctx: SessionContext,
     catalog: Arc<Catalog>,
+    import_dir: PathBuf,
     compat: PostgresCompatibilityParser,
 }
 
@@ -108,11 +125,22 @@ impl Engine {
     pub async fn open(options: &EngineOptions) -> Result<Arc<Self>> {
         let catalog = Catalog::open(&options.data_dir, options.create_data_dir)
             .map_err(SqlError::into_datafusion)?;
-        let ctx = build_session(&catalog)?;
+        let import_dir = match &options.import_dir {
+            Some(dir) if dir.is_absolute() => dir.clone(),
+            Some(dir) => std::path::absolute(dir).map_err(|e| {
+                datafusion::error::DataFusionError::Execution(format!(
+                    "import directory {}: {e}",
+                    dir.display()
+                ))
+            })?,
+            None => catalog.data_dir().join("imports"),
+        };
+        let ctx = build_session(&catalog, &options.sources, &import_dir)?;
         catalog.load(&ctx.state()).await?;
         Ok(Arc::new(Self {
             ctx,
             catalog,
+            import_dir,
             compat: PostgresCompatibilityParser::new(),
         }))
     }
@@ -127,6 +155,23 @@ impl Engine {
 
     pub fn data_dir(&self) -> &Path {
         self.catalog.data_dir()
+    }
+
+    /// The import directory (absolute).
+    pub fn import_dir(&self) -> &Path {
+        &self.import_dir
+    }
+
+    /// Limits `session` (a connection's copy of the engine's session) to `access`: its
+    /// `read_excel` checks files against it. DDL and COPY are checked by the server.
+    pub fn restrict_files(&self, session: &SessionContext, access: FileAccess) {
+        session.register_udtf(
+            "read_excel",
+            Arc::new(crate::excel::ReadExcelFunc {
+                import_dir: self.import_dir.clone(),
+                access,
+            }),
+        );
     }
 
     /// Picks up DDL another process made on the same data dir since the last statement.
@@ -293,7 +338,11 @@ async fn count_from(df: DataFrame) -> Result<usize> {
 
 /// Builds the session: database `huaxiang` with the durable `public` schema, `pg_catalog` and
 /// `information_schema`, PostgreSQL dialect, and our functions.
-fn build_session(catalog: &Arc<Catalog>) -> Result<SessionContext> {
+fn build_session(
+    catalog: &Arc<Catalog>,
+    sources: &Arc<Sources>,
+    import_dir: &Path,
+) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE, PUBLIC_SCHEMA)
         .with_create_default_catalog_and_schema(false)
@@ -309,6 +358,20 @@ fn build_session(catalog: &Arc<Catalog>) -> Result<SessionContext> {
             "EXCEL".to_string(),
             Arc::new(crate::excel::ExcelTableFactory),
         )
+        .with_table_factory(
+            "POSTGRES".to_string(),
+            Arc::new(SourceTableFactory {
+                kind: SourceKind::Postgres,
+                sources: sources.clone(),
+            }),
+        )
+        .with_table_factory(
+            "MYSQL".to_string(),
+            Arc::new(SourceTableFactory {
+                kind: SourceKind::Mysql,
+                sources: sources.clone(),
+            }),
+        )
         .build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(DATABASE, catalog.catalog_provider());
@@ -321,7 +384,8 @@ fn build_session(catalog: &Arc<Catalog>) -> Result<SessionContext> {
     ctx.register_udtf(
         "read_excel",
         Arc::new(crate::excel::ReadExcelFunc {
-            import_dir: crate::excel::ImportDir(catalog.data_dir().join("imports")),
+            import_dir: import_dir.to_path_buf(),
+            access: FileAccess::Unrestricted,
         }),
     );
     Ok(ctx)

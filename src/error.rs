@@ -78,6 +78,9 @@ pub mod codes {
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const INVALID_PASSWORD: &str = "28P01";
     pub const INVALID_AUTHORIZATION: &str = "28000";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+    /// sqlclient_unable_to_establish_sqlconnection: a live source cannot be reached.
+    pub const CONNECTION_FAILURE: &str = "08001";
 }
 
 /// The SQLSTATE, message, detail and hint to report for an error.

@@ -30,10 +30,7 @@ use datafusion::logical_expr::{CreateExternalTable, Expr};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::{SqlError, codes};
-
-/// Where relative workbook paths are looked up (the data dir's `imports/`).
-#[derive(Debug, Clone)]
-pub struct ImportDir(pub PathBuf);
+use crate::files::FileAccess;
 
 fn error(code: &'static str, message: String) -> datafusion::error::DataFusionError {
     SqlError::new(code, message).into_datafusion()
@@ -438,7 +435,10 @@ impl TableProviderFactory for ExcelTableFactory {
 /// `read_excel('file' [, 'sheet' [, 'header=false']])`.
 #[derive(Debug)]
 pub struct ReadExcelFunc {
-    pub import_dir: ImportDir,
+    /// Where relative workbook paths are looked up.
+    pub import_dir: PathBuf,
+    /// Which files this session may read.
+    pub access: FileAccess,
 }
 
 fn text_arg(expr: &Expr, what: &str) -> Result<Option<String>> {
@@ -498,12 +498,7 @@ impl TableFunctionImpl for ReadExcelFunc {
             }
             None => true,
         };
-        let path = Path::new(&file);
-        let path = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.import_dir.0.join(path)
-        };
+        let path = self.access.check(&file, &self.import_dir, "read_excel")?;
         // A table function is planned per query: the sheet read now is the one the query sees,
         // so it is read once, not again at the scan as an external table is.
         let (schema, batch) = load(&SheetRef {

@@ -8,6 +8,8 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod excel;
+pub mod files;
 pub mod pg_compat;
 pub mod server;
+pub mod sources;
 pub mod sql_text;

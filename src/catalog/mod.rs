@@ -326,10 +326,12 @@ impl Catalog {
         }
         // The definition is replayed at every start, from whatever directory the server runs
         // in, so a relative path would silently point somewhere else later.
+        // (A database source's LOCATION is a table name, not a path.)
+        let is_database = ["POSTGRES", "MYSQL"].contains(&cmd.file_type.to_uppercase().as_str());
         if let Some(relative) = cmd
             .locations
             .iter()
-            .find(|l| !l.starts_with('/') && !l.contains("://"))
+            .find(|l| !is_database && !l.starts_with('/') && !l.contains("://"))
         {
             return Err(SqlError::new(
                 codes::INVALID_PARAMETER_VALUE,
@@ -824,7 +826,7 @@ async fn open_external(
             SqlError::new(
                 codes::FEATURE_NOT_SUPPORTED,
                 format!(
-                    "unknown file type {} for an external table (use CSV, PARQUET, JSON, AVRO or EXCEL)",
+                    "unknown file type {} for an external table (use CSV, PARQUET, JSON, AVRO, EXCEL, POSTGRES or MYSQL)",
                     cmd.file_type
                 ),
             )

@@ -27,10 +27,16 @@ use pgwire::api::{ClientInfo, ClientPortalStore, ErrorHandler, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
+use super::auth::Users;
 use super::cancel::CancelSignal;
 use crate::engine::{CommandTag, Engine};
 use crate::error::{SqlError, codes, describe};
+use crate::files::FileAccess;
 use crate::sql_text::split_statements;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use pgwire::api::METADATA_USER;
+use std::sync::OnceLock;
 
 /// The statement type `DfSessionService` caches for the extended protocol; the string slot holds
 /// the statement exactly as the client sent it.
@@ -43,10 +49,111 @@ pub struct QueryService {
     engine: Arc<Engine>,
     df: Arc<DfSessionService>,
     parser: Arc<StatementParser>,
+    files: Arc<ConnectionFiles>,
+}
+
+/// What the logged-in user of one connection may do with server files, settled at its first
+/// statement (the user is known only after the startup exchange).
+pub struct ConnectionFiles {
+    engine: Arc<Engine>,
+    users: Arc<Users>,
+    session: Arc<SessionContext>,
+    access: OnceLock<FileAccess>,
+}
+
+impl ConnectionFiles {
+    fn access<C: ClientInfo + ?Sized>(&self, client: &C) -> &FileAccess {
+        self.access.get_or_init(|| {
+            let admin = client
+                .metadata()
+                .get(METADATA_USER)
+                .and_then(|user| self.users.get(user))
+                .is_some_and(|user| user.admin);
+            let access = if admin {
+                FileAccess::ImportDirOnly(self.engine.import_dir().to_path_buf())
+            } else {
+                FileAccess::Denied
+            };
+            self.engine.restrict_files(&self.session, access.clone());
+            access
+        })
+    }
+
+    /// Refuses (42501) statements that would reach server files or declare sources beyond what
+    /// the connection's user may: `COPY … TO 'file'` and `CREATE EXTERNAL TABLE` (also under
+    /// `EXPLAIN`). `read_excel` checks for itself.
+    fn check<C: ClientInfo + ?Sized>(&self, client: &C, text: &str) -> PgWireResult<()> {
+        let access = self.access(client);
+        let lower = text.to_ascii_lowercase();
+        if *access == FileAccess::Unrestricted
+            || !(lower.contains("copy") || lower.contains("external"))
+        {
+            return Ok(());
+        }
+        // A statement that does not parse is reported by the normal path.
+        let Ok(statements) = DFParser::parse_sql_with_dialect(text, &PostgreSqlDialect {}) else {
+            return Ok(());
+        };
+        let import_dir = self.engine.import_dir();
+        for statement in &statements {
+            check_statement(access, import_dir, statement).map_err(|e| pg_error(&e))?;
+        }
+        Ok(())
+    }
+}
+
+fn check_statement(
+    access: &FileAccess,
+    import_dir: &std::path::Path,
+    statement: &DFStatement,
+) -> datafusion::error::Result<()> {
+    // Over the wire a relative path would be taken in the server's working directory, which no
+    // client can know: ask for the full path.
+    let absolute = |location: &str, what: &str| {
+        if location.starts_with('/') || location.contains("://") {
+            Ok(())
+        } else {
+            Err(SqlError::new(
+                codes::INVALID_PARAMETER_VALUE,
+                format!("{what}: '{location}' must be an absolute path"),
+            )
+            .with_hint(format!(
+                "Write the full path, e.g. '{}/{location}'.",
+                import_dir.display()
+            ))
+            .into_datafusion())
+        }
+    };
+    match statement {
+        DFStatement::CopyTo(copy) => {
+            access.check(&copy.target, import_dir, "COPY TO")?;
+            absolute(&copy.target, "COPY TO")
+        }
+        DFStatement::CreateExternalTable(create) => {
+            let kind = create.file_type.to_uppercase();
+            if kind == "POSTGRES" || kind == "MYSQL" {
+                if access.is_admin() {
+                    return Ok(());
+                }
+                return Err(SqlError::new(
+                    codes::INSUFFICIENT_PRIVILEGE,
+                    format!("permission denied: only an admin may declare {kind} tables"),
+                )
+                .into_datafusion());
+            }
+            for location in &create.locations {
+                access.check(location, import_dir, "CREATE EXTERNAL TABLE")?;
+                absolute(location, "CREATE EXTERNAL TABLE")?;
+            }
+            Ok(())
+        }
+        DFStatement::Explain(explain) => check_statement(access, import_dir, &explain.statement),
+        _ => Ok(()),
+    }
 }
 
 impl QueryService {
-    pub fn new(engine: Arc<Engine>) -> Self {
+    pub fn new(engine: Arc<Engine>, users: Arc<Users>) -> Self {
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(CursorStatementHook),
             Arc::new(super::show::ShowSettingHook),
@@ -55,13 +162,25 @@ impl QueryService {
         ];
         // `state()` clones the settings and function registries; the catalog list inside is
         // an `Arc`, so tables and views created by any connection are seen by all.
-        let session = SessionContext::new_with_state(engine.context().state());
-        let df = Arc::new(DfSessionService::new_with_hooks(Arc::new(session), hooks));
+        let session = Arc::new(SessionContext::new_with_state(engine.context().state()));
+        let df = Arc::new(DfSessionService::new_with_hooks(session.clone(), hooks));
+        let files = Arc::new(ConnectionFiles {
+            engine: engine.clone(),
+            users,
+            session,
+            access: OnceLock::new(),
+        });
         let parser = Arc::new(StatementParser {
             engine: engine.clone(),
             inner: df.query_parser(),
+            files: files.clone(),
         });
-        Self { engine, df, parser }
+        Self {
+            engine,
+            df,
+            parser,
+            files,
+        }
     }
 }
 
@@ -300,6 +419,7 @@ impl SimpleQueryHandler for QueryService {
             return Ok(vec![Response::EmptyQuery]);
         }
         self.engine.refresh().await.map_err(|e| pg_error(&e))?;
+        self.files.check(client, query)?;
         let many = statements.len() > 1;
         let mut responses = Vec::new();
         for statement in statements {
@@ -401,6 +521,7 @@ impl ExtendedQueryHandler for QueryService {
 pub struct StatementParser {
     engine: Arc<Engine>,
     inner: Arc<Parser>,
+    files: Arc<ConnectionFiles>,
 }
 
 #[async_trait]
@@ -416,6 +537,7 @@ impl QueryParser for StatementParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        self.files.check(client, sql)?;
         if let Some(ddl) = self.engine.owned_ddl(sql) {
             let statement = self.engine.owned_statement(&ddl);
             let plan = self

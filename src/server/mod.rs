@@ -123,7 +123,10 @@ impl Server {
             let too_many = shared.max_connections > 0 && open > shared.max_connections;
             tokio::spawn(async move {
                 let handlers = Arc::new(ConnectionHandlers {
-                    query: Arc::new(QueryService::new(shared.engine.clone())),
+                    query: Arc::new(QueryService::new(
+                        shared.engine.clone(),
+                        shared.users.clone(),
+                    )),
                     startup: Arc::new(ScramStartupHandler::new(
                         shared.users.clone(),
                         too_many,

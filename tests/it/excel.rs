@@ -252,3 +252,151 @@ fn missing_corrupt_and_wrong_sheet_workbooks_are_clear_errors() {
     );
     assert_eq!(csv.lines().nth(1), Some("0"), "{csv}");
 }
+
+/// Over the wire, server files are an admin's, and only under the import directory: a user
+/// without the admin role gets 42501 for read_excel, COPY TO a file and file-backed external
+/// tables; an admin may use files under `<data dir>/imports` but not `/etc/passwd`, a `..` path
+/// out of it, or a path elsewhere. (`huaxiang sql` in-process is not restricted: see above.)
+#[test]
+fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let imports = data.join("imports");
+    std::fs::create_dir_all(&imports).unwrap();
+    write_customers(&imports.join("book.xlsx"), false);
+    let outside = dir.path().join("outside.xlsx");
+    write_customers(&outside, false);
+    std::fs::write(
+        data.join("huaxiang.toml"),
+        format!(
+            "[users.boss]\npassword = \"{}\"\nadmin = true\n\n[users.ana]\npassword = \"{}\"\n",
+            huaxiang::server::auth::make_verifier("boss-pw"),
+            huaxiang::server::auth::make_verifier("ana-pw")
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start(&data, &[]);
+    let ask = |user: &str, sql: &str| {
+        let out = std::process::Command::new("psql")
+            .arg(format!(
+                "postgresql://{user}:{user}-pw@127.0.0.1:{}/huaxiang",
+                server.port
+            ))
+            .args([
+                "-X",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-v",
+                "VERBOSITY=verbose",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let in_imports = |name: &str| path_str(&imports.join(name)).to_string();
+
+    // A user without the admin role: no server files at all, but ordinary queries work.
+    for sql in [
+        "SELECT count(*) FROM read_excel('book.xlsx', '客户')".to_string(),
+        format!("COPY (SELECT 1 AS a) TO '{}'", in_imports("ana.csv")),
+        format!(
+            "CREATE EXTERNAL TABLE t STORED AS EXCEL LOCATION '{}' OPTIONS ('sheet' '客户')",
+            in_imports("book.xlsx")
+        ),
+        format!(
+            "EXPLAIN COPY (SELECT 1 AS a) TO '{}'",
+            in_imports("ana.csv")
+        ),
+    ] {
+        let (ok, _, err) = ask("ana", &sql);
+        assert!(
+            !ok && err.contains("42501") && err.contains("admin"),
+            "{sql}: {err}"
+        );
+    }
+    assert!(!imports.join("ana.csv").exists());
+    assert_eq!(ask("ana", "SELECT 1 + 1").1, "2");
+
+    // An admin: files under the import directory work.
+    let (ok, out, err) = ask(
+        "boss",
+        "SELECT count(*) FROM read_excel('book.xlsx', '客户')",
+    );
+    assert!(ok && out == "3", "{err}");
+    let (ok, _, err) = ask(
+        "boss",
+        &format!("COPY (SELECT 1 AS a) TO '{}'", in_imports("out/boss.csv")),
+    );
+    assert!(ok, "{err}");
+    assert!(imports.join("out/boss.csv").exists());
+    let (ok, _, err) = ask(
+        "boss",
+        &format!(
+            "CREATE EXTERNAL TABLE shop STORED AS EXCEL LOCATION '{}' OPTIONS ('sheet' '客户')",
+            in_imports("book.xlsx")
+        ),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(ask("ana", "SELECT count(*) FROM shop").1, "3");
+
+    // ... and nothing outside it, however the path is written.
+    for sql in [
+        format!("SELECT * FROM read_excel('{}')", path_str(&outside)),
+        "SELECT * FROM read_excel('../huaxiang.toml')".to_string(),
+        "SELECT * FROM read_excel('/etc/passwd')".to_string(),
+        format!(
+            "COPY (SELECT 1 AS a) TO '{}'",
+            path_str(&dir.path().join("x.csv"))
+        ),
+        format!("COPY (SELECT 1 AS a) TO '{}/../x.csv'", path_str(&imports)),
+        "CREATE EXTERNAL TABLE p STORED AS CSV LOCATION '/etc/passwd'".to_string(),
+    ] {
+        let (ok, _, err) = ask("boss", &sql);
+        assert!(
+            !ok && err.contains("42501") && err.contains("import directory"),
+            "{sql}: {err}"
+        );
+    }
+    assert!(!dir.path().join("x.csv").exists());
+    // A relative COPY target would land in the server's working directory: refused.
+    let (ok, _, err) = ask("boss", "COPY (SELECT 1 AS a) TO 'rel.csv'");
+    assert!(
+        !ok && err.contains("22023") && err.contains("absolute"),
+        "{err}"
+    );
+
+    // The extended protocol (prepared statements, as JDBC and BI tools send them) is checked
+    // the same way.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let url = format!("postgresql://ana:ana-pw@127.0.0.1:{}/huaxiang", server.port);
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        let err = client
+            .query("SELECT count(*) FROM read_excel('book.xlsx', '客户')", &[])
+            .await
+            .expect_err("read_excel must be refused");
+        assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err:?}");
+        let copy = format!("COPY (SELECT 1 AS a) TO '{}'", in_imports("prep.csv"));
+        let err = client
+            .query(&copy, &[])
+            .await
+            .expect_err("COPY must be refused");
+        assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err:?}");
+        let row = client
+            .query_one("SELECT count(*) FROM shop", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i64>(0), 3);
+    });
+    assert!(!imports.join("prep.csv").exists());
+}

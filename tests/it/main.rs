@@ -9,3 +9,4 @@ mod identity;
 mod reference;
 mod robustness;
 mod slt;
+mod sources;
