@@ -356,7 +356,9 @@ fn build_session(
         .with_query_planner(DeltaPlanner::new())
         .with_table_factory(
             "EXCEL".to_string(),
-            Arc::new(crate::excel::ExcelTableFactory),
+            Arc::new(crate::excel::ExcelTableFactory {
+                import_dir: import_dir.to_path_buf(),
+            }),
         )
         .with_table_factory(
             "POSTGRES".to_string(),

@@ -89,7 +89,67 @@ pub fn describe(error: &DataFusionError) -> SqlError {
         return own.clone();
     }
     let root = error.find_root();
-    SqlError::new(sqlstate_of(root), clean_message(error))
+    let message = clean_message(error);
+    if let Some(source) = source_database_error(&message) {
+        return source;
+    }
+    SqlError::new(sqlstate_of(root), message)
+}
+
+/// An error a live source database (PostgreSQL, MySQL/MariaDB) answered to the SQL a scan sent
+/// it, as `datafusion-table-providers` reports it: "Query execution failed." followed by the
+/// server's error — PostgreSQL's "ERROR: msg" and "SQLSTATE: code" lines, or MySQL's
+/// "ERROR 1054 (42S22): msg". The common codes are relayed as PostgreSQL's (so a column that
+/// is gone at the source is 42703, as postgres_fdw does it); others are HV000 (fdw_error).
+fn source_database_error(message: &str) -> Option<SqlError> {
+    if !message.contains("Query execution failed.") {
+        return None;
+    }
+    let lines: Vec<&str> = message.lines().map(str::trim).collect();
+    let postgres = lines.iter().find_map(|l| l.strip_prefix("ERROR: "));
+    let (code, text) = if let Some(text) = postgres {
+        let code = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("SQLSTATE: "))
+            .unwrap_or("");
+        const RELAYED: &[&str] = &[
+            "42703", "42P01", "42501", "42883", "42601", "22012", "22P02", "22003", "57014",
+            "53300", "08006", "40001", "25006",
+        ];
+        let code = RELAYED.iter().find(|c| **c == code).copied();
+        (code, text.to_string())
+    } else {
+        // Server error: `ERROR 1054 (42S22): Unknown column 'orders.channel' in 'WHERE'`
+        let line = lines.iter().find(|l| l.contains("ERROR "))?;
+        let start = line.find("ERROR ")? + "ERROR ".len();
+        let rest = &line[start..];
+        let number = rest.split_whitespace().next().unwrap_or("");
+        let text = rest.split_once("): ").map_or(rest, |(_, t)| t);
+        let code = match number {
+            "1054" => Some(codes::UNDEFINED_COLUMN),
+            "1146" => Some(codes::UNDEFINED_TABLE),
+            "1142" | "1143" => Some(codes::INSUFFICIENT_PRIVILEGE),
+            "1064" => Some(codes::SYNTAX_ERROR),
+            _ => None,
+        };
+        // mysql_async quotes it as `…' : drop the closing quote.
+        let quoted = line[..start - "ERROR ".len()].ends_with('`');
+        let text = match quoted {
+            true => text.strip_suffix(['\'', '`']).unwrap_or(text),
+            false => text,
+        };
+        (code, text.to_string())
+    };
+    Some(
+        SqlError::new(
+            code.unwrap_or("HV000"),
+            format!("the source database answered: {text}"),
+        )
+        .with_hint(
+            "The table may have changed at the source since it was declared: \
+             restart the server or re-create the external table to read its columns again.",
+        ),
+    )
 }
 
 /// Finds a [`SqlError`] anywhere in the error's chain.
@@ -260,6 +320,30 @@ fn clean_message(error: &DataFusionError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_database_errors_keep_the_sources_answer_and_code() {
+        let pg = "Execution error: Failed to execute query.\nQuery execution failed.\n\
+                  ERROR: column people.city does not exist\nSQLSTATE: 42703\n\
+                  For details, refer to the PostgreSQL manual: https://www.postgresql.org/docs/17/";
+        let e = source_database_error(pg).unwrap();
+        assert_eq!(e.sqlstate, "42703");
+        assert_eq!(
+            e.message,
+            "the source database answered: column people.city does not exist"
+        );
+        let mysql = "Execution error: Failed to execute query.\nQuery execution failed.\n\
+                     Server error: `ERROR 1146 (42S02): Table 'erp.gone' doesn't exist'\n";
+        let e = source_database_error(mysql).unwrap();
+        assert_eq!(e.sqlstate, "42P01");
+        assert_eq!(
+            e.message,
+            "the source database answered: Table 'erp.gone' doesn't exist"
+        );
+        let other = "Query execution failed.\nERROR: could not serialize\nSQLSTATE: 99999";
+        assert_eq!(source_database_error(other).unwrap().sqlstate, "HV000");
+        assert!(source_database_error("division by zero").is_none());
+    }
     use datafusion::prelude::SessionContext;
 
     async fn state_of(sql: &str) -> &'static str {

@@ -376,9 +376,13 @@ fn describe_fields(schema: &Schema) -> String {
         .join(", ")
 }
 
-/// `STORED AS EXCEL`.
+/// `STORED AS EXCEL`; a relative LOCATION is taken in the import directory, as `read_excel`'s
+/// file is (the definition is replayed at every start, so it must not depend on the working
+/// directory).
 #[derive(Debug)]
-pub struct ExcelTableFactory;
+pub struct ExcelTableFactory {
+    pub import_dir: PathBuf,
+}
 
 fn option<'a>(options: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
     options
@@ -421,7 +425,7 @@ impl TableProviderFactory for ExcelTableFactory {
             ));
         };
         let sheet = SheetRef {
-            path: PathBuf::from(location),
+            path: self.import_dir.join(location),
             sheet: option(&cmd.options, "sheet").map(str::to_string),
             header: header_option(option(&cmd.options, "header"))?,
         };

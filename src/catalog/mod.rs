@@ -326,12 +326,14 @@ impl Catalog {
         }
         // The definition is replayed at every start, from whatever directory the server runs
         // in, so a relative path would silently point somewhere else later.
-        // (A database source's LOCATION is a table name, not a path.)
-        let is_database = ["POSTGRES", "MYSQL"].contains(&cmd.file_type.to_uppercase().as_str());
+        // (A database source's LOCATION is a table name, not a path; an Excel table's relative
+        // path is taken in the import directory.)
+        let relative_ok =
+            ["POSTGRES", "MYSQL", "EXCEL"].contains(&cmd.file_type.to_uppercase().as_str());
         if let Some(relative) = cmd
             .locations
             .iter()
-            .find(|l| !is_database && !l.starts_with('/') && !l.contains("://"))
+            .find(|l| !relative_ok && !l.starts_with('/') && !l.contains("://"))
         {
             return Err(SqlError::new(
                 codes::INVALID_PARAMETER_VALUE,

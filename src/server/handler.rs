@@ -143,7 +143,10 @@ fn check_statement(
             }
             for location in &create.locations {
                 access.check(location, import_dir, "CREATE EXTERNAL TABLE")?;
-                absolute(location, "CREATE EXTERNAL TABLE")?;
+                // Excel tables take relative paths in the import directory, as read_excel does.
+                if kind != "EXCEL" {
+                    absolute(location, "CREATE EXTERNAL TABLE")?;
+                }
             }
             Ok(())
         }

@@ -345,6 +345,13 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
     );
     assert!(ok, "{err}");
     assert_eq!(ask("ana", "SELECT count(*) FROM shop").1, "3");
+    // A relative workbook path is taken in the import directory, as read_excel's is.
+    let (ok, _, err) = ask(
+        "boss",
+        "CREATE EXTERNAL TABLE shop2 STORED AS EXCEL LOCATION 'book.xlsx' OPTIONS ('sheet' '客户')",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(ask("ana", "SELECT count(*) FROM shop2").1, "3");
 
     // ... and nothing outside it, however the path is written.
     for sql in [
@@ -357,6 +364,7 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
         ),
         format!("COPY (SELECT 1 AS a) TO '{}/../x.csv'", path_str(&imports)),
         "CREATE EXTERNAL TABLE p STORED AS CSV LOCATION '/etc/passwd'".to_string(),
+        "CREATE EXTERNAL TABLE p STORED AS EXCEL LOCATION '../outside.xlsx'".to_string(),
     ] {
         let (ok, _, err) = ask("boss", &sql);
         assert!(

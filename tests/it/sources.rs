@@ -171,6 +171,25 @@ fn start_postgres() -> DbServer {
     server
 }
 
+/// Runs `sql` in the PostgreSQL as its superuser, over its Unix socket.
+fn pg_local(server: &DbServer, sql: &str) -> std::process::Output {
+    command_as("postgres", "psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+        .arg(server.dir.path())
+        .args([
+            "-p",
+            &server.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql")
+}
+
 /// A MariaDB with a user `shop` (password login) and a table `erp.orders` of ROWS rows.
 fn start_mariadb() -> DbServer {
     let dir = db_dir("mysql");
@@ -200,19 +219,7 @@ fn start_mariadb() -> DbServer {
         .spawn()
         .expect("start mariadbd");
     let server = DbServer { child, port, dir };
-    let local = |sql: &str| {
-        let user = if is_root() {
-            "mysql".to_string()
-        } else {
-            whoami()
-        };
-        command_as("mysql", "mariadb")
-            .args(["--no-defaults", "-u", &user])
-            .arg(format!("--socket={}", path_str(&socket)))
-            .args(["-e", sql])
-            .output()
-            .expect("mariadb client")
-    };
+    let local = |sql: &str| maria_local(&server, sql);
     wait_until("MariaDB", || local("SELECT 1").status.success());
     let out = local(&format!(
         "CREATE DATABASE erp CHARACTER SET utf8mb4;
@@ -235,12 +242,34 @@ fn start_mariadb() -> DbServer {
     server
 }
 
+/// Runs `sql` in the MariaDB as its administrator, over its Unix socket.
+fn maria_local(server: &DbServer, sql: &str) -> std::process::Output {
+    let user = if is_root() {
+        "mysql".to_string()
+    } else {
+        whoami()
+    };
+    command_as("mysql", "mariadb")
+        .args(["--no-defaults", "-u", &user])
+        .arg(format!(
+            "--socket={}",
+            path_str(&server.dir.path().join("sock"))
+        ))
+        .args(["-e", sql])
+        .output()
+        .expect("mariadb client")
+}
+
 fn whoami() -> String {
     std::env::var("USER").unwrap_or_else(|_| "root".to_string())
 }
 
 /// huaxiang.toml declaring both sources (and, when given, users).
 fn write_config(dir: &Path, pg: u16, maria: u16, pg_password: &str, users: &str) {
+    write_config_with(dir, pg, maria, pg_password, users, free_port());
+}
+
+fn write_config_with(dir: &Path, pg: u16, maria: u16, pg_password: &str, users: &str, silent: u16) {
     std::fs::create_dir_all(dir).unwrap();
     let unreachable = free_port();
     std::fs::write(
@@ -274,6 +303,15 @@ user = "x"
 password = "x"
 sslmode = "disable"
 connect_timeout_secs = 3
+
+[sources.silent]
+kind = "mysql"
+host = "127.0.0.1"
+port = {silent}
+database = "x"
+user = "x"
+sslmode = "disabled"
+connect_timeout_secs = 2
 "#
         ),
     )
@@ -408,6 +446,27 @@ fn postgres_and_mariadb_tables_are_queried_in_place() {
     );
     assert!(e.contains("08001") && e.contains("gone"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(30));
+    // A source that accepts the connection and never answers: the timeout ends the wait.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    write_config_with(
+        &dir,
+        pg.port,
+        maria.port,
+        PG_PASSWORD,
+        "",
+        silent.local_addr().unwrap().port(),
+    );
+    let started = Instant::now();
+    let e = sql_error(
+        &dir,
+        "CREATE EXTERNAL TABLE x STORED AS MYSQL LOCATION 'a' OPTIONS ('connection' 'silent')",
+    );
+    assert!(
+        e.contains("08001") && e.contains("no answer within 2 s"),
+        "{e}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(silent);
 
     // Over the wire: the same tables, and a non-admin may query but not declare sources.
     let admin = huaxiang::server::auth::make_verifier("admin-pw");
@@ -478,7 +537,49 @@ fn postgres_and_mariadb_tables_are_queried_in_place() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // The source's table changes shape under the running server: a clear error naming the
+    // column, the server goes on; a new process sees the new shape.
+    let out = pg_local(&pg, "ALTER TABLE crm.people RENAME COLUMN city TO town");
+    assert!(out.status.success());
+    let out = ask(
+        "ana",
+        "analyst-pw",
+        "SELECT count(*) FROM crm_people WHERE city = '上海'",
+    );
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && e.contains("ERROR:  42703: the source database answered")
+            && e.contains("people.city does not exist"),
+        "{e}"
+    );
+    let out = ask("ana", "analyst-pw", "SELECT count(*) FROM erp_orders");
+    assert!(out.status.success());
+    let out = maria_local(
+        &maria,
+        "ALTER TABLE erp.orders RENAME COLUMN channel TO via",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ask(
+        "ana",
+        "analyst-pw",
+        "SELECT count(*) FROM erp_orders WHERE channel = 'app'",
+    );
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && e.contains("ERROR:  42703: the source database answered")
+            && e.contains("Unknown column 'orders.channel' in 'WHERE'\n"),
+        "{e}"
+    );
     drop(server);
+    let out = sql_csv(&dir, "SELECT count(*) FROM crm_people WHERE town = '上海'");
+    assert!(out.trim_end().ends_with("1000"), "{out}");
 
     // A source that refuses the login: the error names the source, never the password.
     write_config(&dir, pg.port, maria.port, "wrong-Password-77", "");
