@@ -85,8 +85,10 @@ impl ConnectionFiles {
     fn check<C: ClientInfo + ?Sized>(&self, client: &C, text: &str) -> PgWireResult<()> {
         let access = self.access(client);
         let lower = text.to_ascii_lowercase();
+        // An admin's statements are parsed here only when they may name a file; a read-only
+        // user's always (what they may run is decided by the statement's kind).
         if *access == FileAccess::Unrestricted
-            || !(lower.contains("copy") || lower.contains("external"))
+            || (access.is_admin() && !(lower.contains("copy") || lower.contains("external")))
         {
             return Ok(());
         }
@@ -96,9 +98,63 @@ impl ConnectionFiles {
         };
         let import_dir = self.engine.import_dir();
         for statement in &statements {
+            if !access.is_admin() {
+                check_read_only(statement).map_err(|e| pg_error(&e))?;
+            }
             check_statement(access, import_dir, statement).map_err(|e| pg_error(&e))?;
         }
         Ok(())
+    }
+}
+
+/// The functions that change trained models (admin only, like DDL).
+const MODEL_WRITERS: [&str; 2] = ["train_model", "drop_model"];
+
+/// A user without the admin role reads: DDL, writes and model training answer 42501.
+fn check_read_only(statement: &DFStatement) -> datafusion::error::Result<()> {
+    use datafusion::sql::sqlparser::ast::{Statement as Sql, visit_relations};
+    let denied = |what: &str| {
+        Err(SqlError::new(
+            codes::INSUFFICIENT_PRIVILEGE,
+            format!("permission denied: {what} needs the admin role"),
+        )
+        .with_hint("Ask an admin, or set `admin = true` for the user in huaxiang.toml.")
+        .into_datafusion())
+    };
+    match statement {
+        DFStatement::CreateExternalTable(_) => denied("CREATE EXTERNAL TABLE"),
+        DFStatement::CopyTo(_) => denied("COPY"),
+        DFStatement::Explain(explain) => check_read_only(&explain.statement),
+        DFStatement::Statement(sql) => match sql.as_ref() {
+            Sql::CreateTable(_) => denied("CREATE TABLE"),
+            Sql::CreateView(_) => denied("CREATE VIEW"),
+            Sql::Drop { .. } => denied("DROP"),
+            Sql::Insert(_) => denied("INSERT"),
+            Sql::Update(_) => denied("UPDATE"),
+            Sql::Delete(_) => denied("DELETE"),
+            Sql::Truncate(_) => denied("TRUNCATE"),
+            Sql::AlterTable(_) => denied("ALTER TABLE"),
+            Sql::CreateSchema { .. } | Sql::CreateDatabase { .. } => denied("CREATE SCHEMA"),
+            Sql::CreateFunction(_) => denied("CREATE FUNCTION"),
+            Sql::CreateIndex(_) => denied("CREATE INDEX"),
+            Sql::Copy { .. } => denied("COPY"),
+            other => {
+                let mut writer = None;
+                let _ = visit_relations(other, |name| {
+                    let last = name.0.last().map(|p| p.to_string().to_lowercase());
+                    if let Some(f) = MODEL_WRITERS.iter().find(|f| last.as_deref() == Some(**f)) {
+                        writer = Some(*f);
+                        return std::ops::ControlFlow::Break(());
+                    }
+                    std::ops::ControlFlow::Continue(())
+                });
+                match writer {
+                    Some(f) => denied(f),
+                    None => Ok(()),
+                }
+            }
+        },
+        _ => Ok(()),
     }
 }
 

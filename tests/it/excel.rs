@@ -323,6 +323,25 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
     }
     assert!(!imports.join("ana.csv").exists());
     assert_eq!(ask("ana", "SELECT 1 + 1").1, "2");
+    // ... and reads only: DDL, writes and model training are an admin's.
+    let (ok, _, err) = ask("boss", "CREATE TABLE t1 AS SELECT 1 AS a");
+    assert!(ok, "{err}");
+    for sql in [
+        "CREATE TABLE t2 (a INT)",
+        "CREATE TABLE t2 AS SELECT 1 AS a",
+        "CREATE VIEW v AS SELECT 1 AS a",
+        "INSERT INTO t1 VALUES (2)",
+        "DROP TABLE t1",
+        "SELECT * FROM train_model('m', 'SELECT 1.0 AS x, true AS churned', 'churned')",
+        "SELECT 1; DROP TABLE t1",
+    ] {
+        let (ok, _, err) = ask("ana", sql);
+        assert!(
+            !ok && err.contains("42501") && err.contains("needs the admin role"),
+            "{sql}: {err}"
+        );
+    }
+    assert_eq!(ask("ana", "SELECT count(*) FROM t1").1, "1");
 
     // An admin: files under the import directory work.
     let (ok, out, err) = ask(

@@ -12,6 +12,7 @@ pub mod clean;
 pub mod clv;
 pub mod duplicates;
 pub mod identity;
+pub mod mask;
 pub mod models;
 pub mod profile;
 pub mod query_table;
@@ -91,6 +92,7 @@ fn scalar_functions_with(store: Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
     all.extend(models::scalar_functions(store));
     all.extend(sentiment::scalar_functions());
     all.extend(clean::scalar_functions());
+    all.extend(mask::scalar_functions());
     all
 }
 
