@@ -17,18 +17,21 @@ use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::{DfSessionService, Parser};
 use std::panic::AssertUnwindSafe;
 
-use futures::{FutureExt, Sink, StreamExt, stream};
+use futures::{FutureExt, Sink, SinkExt, StreamExt, stream};
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, ErrorHandler, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 
 use super::auth::Users;
 use super::cancel::CancelSignal;
+use super::copy::{Copy, CopyInProgress};
 use crate::engine::{CommandTag, Engine};
 use crate::error::{SqlError, codes, describe};
 use crate::files::FileAccess;
@@ -50,6 +53,8 @@ pub struct QueryService {
     df: Arc<DfSessionService>,
     parser: Arc<StatementParser>,
     files: Arc<ConnectionFiles>,
+    /// The connection's `COPY … FROM STDIN` while its data arrives.
+    copy_in: std::sync::Mutex<Option<CopyInProgress>>,
 }
 
 /// What the logged-in user of one connection may do with server files, settled at its first
@@ -92,10 +97,23 @@ impl ConnectionFiles {
         {
             return Ok(());
         }
-        // A statement that does not parse is reported by the normal path.
-        let Ok(statements) = DFParser::parse_sql_with_dialect(text, &PostgreSqlDialect {}) else {
-            return Ok(());
-        };
+        // DataFusion's parser knows COPY … TO 'file' and CREATE EXTERNAL TABLE; what it
+        // refuses (COPY … FROM STDIN) is read with sqlparser's. A statement neither parses is
+        // reported by the normal path, and runs nothing.
+        let statements: Vec<DFStatement> =
+            match DFParser::parse_sql_with_dialect(text, &PostgreSqlDialect {}) {
+                Ok(statements) => statements.into_iter().collect(),
+                Err(_) => match datafusion::sql::sqlparser::parser::Parser::parse_sql(
+                    &PostgreSqlDialect {},
+                    text,
+                ) {
+                    Ok(statements) => statements
+                        .into_iter()
+                        .map(|s| DFStatement::Statement(Box::new(s)))
+                        .collect(),
+                    Err(_) => return Ok(()),
+                },
+            };
         let import_dir = self.engine.import_dir();
         for statement in &statements {
             if !access.is_admin() {
@@ -137,6 +155,12 @@ fn check_read_only(statement: &DFStatement) -> datafusion::error::Result<()> {
             Sql::CreateSchema { .. } | Sql::CreateDatabase { .. } => denied("CREATE SCHEMA"),
             Sql::CreateFunction(_) => denied("CREATE FUNCTION"),
             Sql::CreateIndex(_) => denied("CREATE INDEX"),
+            // COPY … TO STDOUT is a query whose rows go to the client.
+            Sql::Copy {
+                to: true,
+                target: datafusion::sql::sqlparser::ast::CopyTarget::Stdout,
+                ..
+            } => Ok(()),
             Sql::Copy { .. } => denied("COPY"),
             other => {
                 let mut writer = None;
@@ -239,6 +263,7 @@ impl QueryService {
             df,
             parser,
             files,
+            copy_in: std::sync::Mutex::new(None),
         }
     }
 }
@@ -422,27 +447,42 @@ fn guard_rows(response: Response, stop: Stop) -> Response {
     match response {
         Response::Query(mut query) => {
             let rows = std::mem::replace(query.data_rows(), Box::pin(stream::empty()));
-            let guarded = AssertUnwindSafe(rows)
-                .catch_unwind()
-                .map(|item| match item {
-                    Ok(row) => row,
-                    Err(payload) => Err(panic_error(payload)),
-                });
-            let watched = stream::unfold(Some((Box::pin(guarded), stop)), |state| async move {
-                let (mut rows, stop) = state?;
-                match stop.run(rows.next()).await {
-                    Ok(Some(row)) => Some((row, Some((rows, stop)))),
-                    Ok(None) => None,
-                    // Stopped: report it and drop the rows (stopping the query).
-                    Err(stopped) => Some((Err(stopped.error()), None)),
-                }
-            });
-            let mut wrapped = QueryResponse::new(query.row_schema(), watched);
+            let mut wrapped = QueryResponse::new(query.row_schema(), watch(rows, stop));
             wrapped.set_command_tag(query.command_tag());
             Response::Query(wrapped)
         }
+        Response::CopyOut(mut copy) => {
+            let rows = std::mem::replace(copy.data_stream(), Box::pin(stream::empty()));
+            Response::CopyOut(CopyResponse::new(
+                copy.format,
+                copy.columns,
+                watch(rows, stop),
+            ))
+        }
         other => other,
     }
+}
+
+/// `rows` with panics turned into errors, ended by the statement's stop (deadline, cancel).
+fn watch<T: Send + 'static>(
+    rows: std::pin::Pin<Box<dyn futures::Stream<Item = PgWireResult<T>> + Send>>,
+    stop: Stop,
+) -> impl futures::Stream<Item = PgWireResult<T>> + Send {
+    let guarded = AssertUnwindSafe(rows)
+        .catch_unwind()
+        .map(|item| match item {
+            Ok(row) => row,
+            Err(payload) => Err(panic_error(payload)),
+        });
+    stream::unfold(Some((Box::pin(guarded), stop)), |state| async move {
+        let (mut rows, stop) = state?;
+        match stop.run(rows.next()).await {
+            Ok(Some(row)) => Some((row, Some((rows, stop)))),
+            Ok(None) => None,
+            // Stopped: report it and drop the rows (stopping the query).
+            Err(stopped) => Some((Err(stopped.error()), None)),
+        }
+    })
 }
 
 /// Reads a query response's rows into memory, so that the next statement of the same simple
@@ -483,6 +523,44 @@ impl SimpleQueryHandler for QueryService {
         let mut responses = Vec::new();
         for statement in statements {
             let stop = Stop::start(client);
+            if let Some(copy) = super::copy::parse(statement.text) {
+                let result = match copy {
+                    Ok(Copy::Out(copy)) => {
+                        stop.guard(super::copy::respond(&self.files.session, copy))
+                            .await
+                    }
+                    Ok(Copy::In(_)) if many => Err(super::copy::refusal(SqlError::new(
+                        codes::FEATURE_NOT_SUPPORTED,
+                        "COPY FROM STDIN must be sent as a query of its own",
+                    ))),
+                    Ok(Copy::In(copy)) => {
+                        match CopyInProgress::start(&self.files.session, copy).await {
+                            Ok(started) => {
+                                let columns = started.columns();
+                                *self.copy_in.lock().expect("copy state lock") = Some(started);
+                                Ok(Response::CopyIn(CopyResponse::new(
+                                    0,
+                                    columns,
+                                    stream::empty(),
+                                )))
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Err(refused) => Err(super::copy::refusal(refused)),
+                };
+                match result {
+                    Ok(response) => responses.push(guard_rows(response, stop)),
+                    Err(error) if responses.is_empty() => return Err(error),
+                    Err(mut error) => {
+                        normalize_error(&mut error);
+                        let info: ErrorInfo = error.into();
+                        responses.push(Response::Error(Box::new(info)));
+                        break;
+                    }
+                }
+                continue;
+            }
             let result = match self.engine.owned_ddl(statement.text) {
                 Some(ddl) => {
                     stop.guard(async {
@@ -622,4 +700,60 @@ impl QueryParser for StatementParser {
     ) -> PgWireResult<Vec<FieldInfo>> {
         self.inner.get_result_schema(statement, column_format)
     }
+}
+
+#[async_trait]
+impl CopyHandler for QueryService {
+    async fn on_copy_data<C>(&self, _client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match self.copy_in.lock().expect("copy state lock").as_mut() {
+            Some(copy) => {
+                copy.push(&copy_data.data);
+                Ok(())
+            }
+            None => Err(protocol_error("CopyData without a COPY FROM STDIN")),
+        }
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let Some(copy) = self.copy_in.lock().expect("copy state lock").take() else {
+            return Err(protocol_error("CopyDone without a COPY FROM STDIN"));
+        };
+        let rows = guarded(copy.finish(&self.files.session)).await?;
+        client
+            .send(PgWireBackendMessage::CommandComplete(
+                Tag::new("COPY").with_rows(rows).into(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, _client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.copy_in.lock().expect("copy state lock").take();
+        PgWireError::UserError(Box::new(error_info(&SqlError::new(
+            codes::QUERY_CANCELED,
+            format!("COPY from stdin failed: {}", fail.message),
+        ))))
+    }
+}
+
+fn protocol_error(message: &str) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(&SqlError::new(
+        "08P01",
+        message.to_string(),
+    ))))
 }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod cancel;
+mod copy;
 pub mod handler;
 mod show;
 
@@ -170,6 +171,10 @@ impl PgWireServerHandlers for ConnectionHandlers {
 
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
         self.connections.clone()
+    }
+
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
+        self.query.clone()
     }
 }
 

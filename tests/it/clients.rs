@@ -422,3 +422,209 @@ fn psql_cleans_and_links_customer_records() {
         "{stderr}"
     );
 }
+
+/// `COPY … TO STDOUT` as psql's `\copy` and psycopg2's `copy_expert` send it: CSV with a header
+/// equal to `huaxiang sql --format csv` on the same query, the text format's NULLs and escapes,
+/// and COPY FROM STDIN / binary are clear refusals.
+#[test]
+fn copy_to_stdout_streams_csv_and_text() {
+    let mut server = ServerProcess::start(demo_dir(), &[]);
+    let query =
+        "SELECT customer_id, name, city, signup_date FROM customers ORDER BY customer_id LIMIT 50";
+    let out = psql(
+        &server,
+        &["-c", &format!("\\copy ({query}) to stdout with csv header")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        super::common::sql_csv(demo_dir(), query)
+    );
+    let out = psql(
+        &server,
+        &[
+            "-c",
+            "COPY (SELECT 1 AS a, NULL AS b, concat('x', chr(9), 'y\\z') AS c, 1 < 2 AS t, \
+             'a,b' AS d) TO STDOUT",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1\t\\N\tx\\ty\\\\z\tt\ta,b\n"
+    );
+    let out = psql(
+        &server,
+        &[
+            "-c",
+            "COPY (SELECT NULL AS a, '' AS b, 'say \"hi\"' AS c) TO STDOUT WITH (FORMAT csv)",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        ",\"\",\"say \"\"hi\"\"\"\n"
+    );
+    // The whole of orders, as a table name with columns.
+    let out = psql(&server, &["-c", "COPY orders (order_id, amount) TO STDOUT"]);
+    let count = super::common::sql_csv(demo_dir(), "SELECT count(*) FROM orders");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .count()
+            .to_string(),
+        count.lines().nth(1).unwrap()
+    );
+    for (sql, code) in [
+        ("COPY orders TO STDOUT WITH (FORMAT binary)", "0A000"),
+        ("COPY no_such_table TO STDOUT", "42P01"),
+    ] {
+        let out = psql(&server, &["-v", "VERBOSITY=verbose", "-c", sql]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(code), "{sql}: {err}");
+    }
+    // psycopg2's copy_expert, the path pandas users take.
+    let script = "import sys, io, psycopg2\n\
+                  c = psycopg2.connect(sys.argv[1]); b = io.StringIO()\n\
+                  c.cursor().copy_expert('COPY (SELECT city, count(*) AS n FROM customers GROUP BY city ORDER BY city) TO STDOUT WITH CSV HEADER', b)\n\
+                  print(b.getvalue(), end='')";
+    let out = std::process::Command::new(super::reference::python())
+        .args(["-c", script, &server.url()])
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        super::common::sql_csv(
+            demo_dir(),
+            "SELECT city, count(*) AS n FROM customers GROUP BY city ORDER BY city"
+        )
+    );
+    assert!(server.is_running());
+}
+
+/// `COPY … FROM STDIN` as psql's `\\copy … from` and psycopg2's `copy_expert` send it: CSV with
+/// a header (quotes, embedded delimiters, empty fields as NULL), the text format's escapes, a
+/// column list (other columns NULL), one atomic append per COPY; bad values, NOT NULL and a
+/// missing table are errors that leave the table as it was.
+#[test]
+fn copy_from_stdin_appends_csv_and_text() {
+    let dir = temp_dir();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "id,name,spend,joined\n1,宋杰洋,12.50,2025-01-02\n2,\"Lee, Ann\",,2025-02-03\n\
+         3,\"say \"\"hi\"\"\",7,2025-03-04\n",
+    )
+    .unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new("psql")
+            .arg(server.url())
+            .args([
+                "-X",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-v",
+                "VERBOSITY=verbose",
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("psql");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = run(
+        &[
+            "-c",
+            "CREATE TABLE people (id BIGINT NOT NULL, name TEXT, spend NUMERIC(10,2), joined DATE)",
+            "-c",
+            &format!("\\copy people from '{}' with csv header", csv.display()),
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(
+        &["-c", "\\copy people from stdin"],
+        "4\tx\\ty\t\\N\t2025-04-05\n",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(
+        &["-c", "\\copy people (id, name) from stdin"],
+        "5\tonly two\n",
+    );
+    assert!(ok, "{err}");
+    let (_, out, _) = run(
+        &[
+            "-c",
+            "SELECT id, name, spend, joined FROM people ORDER BY id",
+        ],
+        "",
+    );
+    assert_eq!(
+        out,
+        "1|宋杰洋|12.50|2025-01-02\n2|Lee, Ann||2025-02-03\n3|say \"hi\"|7.00|2025-03-04\n\
+         4|x\ty||2025-04-05\n5|only two||\n"
+    );
+    // Errors leave the table as it was: a bad number, a NULL in a NOT NULL column, no table.
+    for (args, stdin, code) in [
+        (
+            vec!["-c", "\\copy people from stdin"],
+            "6\tbad\tnotanumber\t2025-04-05\n7\tok\t1\t2025-01-01\n",
+            "22P02",
+        ),
+        (
+            vec!["-c", "\\copy people (id, name) from stdin"],
+            "\\N\tnobody\n",
+            "23502",
+        ),
+        (vec!["-c", "\\copy people from stdin"], "1\t2\n", "22P02"),
+        (vec!["-c", "\\copy nothere from stdin"], "1\n", "42P01"),
+        (
+            vec!["-c", "\\copy people (id, nope) from stdin"],
+            "1\tx\n",
+            "42703",
+        ),
+    ] {
+        let (ok, _, err) = run(&args, stdin);
+        assert!(!ok && err.contains(code), "{args:?}: {err}");
+    }
+    let (_, out, _) = run(&["-c", "SELECT count(*) FROM people"], "");
+    assert_eq!(out.trim(), "5");
+    // psycopg2's copy_expert, as pandas users load a frame.
+    let script = "import sys, io, psycopg2\n\
+                  c = psycopg2.connect(sys.argv[1]); c.autocommit = True\n\
+                  c.cursor().copy_expert('COPY people (id, name) FROM STDIN WITH (FORMAT csv)', io.StringIO('10,ten\\n11,eleven\\n'))\n\
+                  cur = c.cursor(); cur.execute('SELECT count(*) FROM people WHERE id >= 10'); print(cur.fetchone()[0])";
+    let out = Command::new(super::reference::python())
+        .args(["-c", script, &server.url()])
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+}

@@ -334,6 +334,7 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
         "DROP TABLE t1",
         "SELECT * FROM train_model('m', 'SELECT 1.0 AS x, true AS churned', 'churned')",
         "SELECT 1; DROP TABLE t1",
+        "COPY t1 FROM STDIN",
     ] {
         let (ok, _, err) = ask("ana", sql);
         assert!(
@@ -342,6 +343,8 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
         );
     }
     assert_eq!(ask("ana", "SELECT count(*) FROM t1").1, "1");
+    // COPY … TO STDOUT is a query: a read-only user may.
+    assert_eq!(ask("ana", "COPY (SELECT a FROM t1) TO STDOUT").1, "1");
 
     // An admin: files under the import directory work.
     let (ok, out, err) = ask(

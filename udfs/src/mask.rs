@@ -243,9 +243,8 @@ impl ScalarUDFImpl for MaskPartialFunc {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let array = |i: usize, to: &DataType| -> Result<_> {
-            Ok(cast(&args.args[i].to_array(rows)?, to)?)
-        };
+        let array =
+            |i: usize, to: &DataType| -> Result<_> { Ok(cast(&args.args[i].to_array(rows)?, to)?) };
         let (text, start, padding, end) = (
             array(0, &DataType::Utf8)?,
             array(1, &DataType::Float64)?,
