@@ -159,6 +159,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .or(config.server.port)
             .unwrap_or(config::DEFAULT_PORT),
         max_connections: config.server.max_connections.unwrap_or(0),
+        // A TLS setting that cannot be loaded stops the server here, before it listens.
+        tls: match (&config.server.tls_cert, &config.server.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::server::tls::acceptor(cert, key)?),
+            _ => None,
+        },
+        require_tls: config.server.require_tls,
+        query_memory: config::query_memory_limit(&config),
     };
     let engine = Engine::open(&EngineOptions::new(&data_dir).with_config(&config))
         .await

@@ -54,6 +54,16 @@ pub struct ServerConfig {
     /// The only directory whose files SQL over the wire may read or write, and only as an
     /// admin (default `<data dir>/imports`).
     pub import_dir: Option<PathBuf>,
+    /// PEM certificate chain for TLS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS: PKCS#8, PKCS#1 or SEC1.
+    pub tls_key: Option<PathBuf>,
+    /// Refuse clients that do not use TLS.
+    #[serde(default)]
+    pub require_tls: bool,
+    /// Memory one connection's query may hold, in MiB (default: a quarter of the machine's
+    /// memory; 0: no limit).
+    pub query_memory_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +98,14 @@ impl Config {
                 )
             })?;
         }
+        match (&config.server.tls_cert, &config.server.tls_key) {
+            (Some(_), None) => anyhow::bail!("server.tls_cert is set but server.tls_key is not"),
+            (None, Some(_)) => anyhow::bail!("server.tls_key is set but server.tls_cert is not"),
+            (None, None) if config.server.require_tls => {
+                anyhow::bail!("server.require_tls needs server.tls_cert and server.tls_key")
+            }
+            _ => {}
+        }
         for (name, source) in &config.sources {
             source.validate(name).map_err(|e| anyhow::anyhow!(e))?;
         }
@@ -102,6 +120,28 @@ impl Config {
                 let p = data_dir.join(CONFIG_FILE_NAME);
                 p.exists().then_some(p)
             }
+        }
+    }
+}
+
+/// The memory limit of one query in bytes: `query_memory_mb` when set (0: none), else a
+/// quarter of the machine's memory (from /proc/meminfo; none when it cannot be read).
+pub fn query_memory_limit(config: &Config) -> Option<usize> {
+    const MIB: u64 = 1024 * 1024;
+    match config.server.query_memory_mb {
+        Some(0) => None,
+        Some(mb) => usize::try_from(mb.saturating_mul(MIB)).ok(),
+        None => {
+            let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
+            let kib: u64 = meminfo
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            usize::try_from(kib * 1024 / 4).ok()
         }
     }
 }

@@ -93,7 +93,14 @@ pub fn describe(error: &DataFusionError) -> SqlError {
     if let Some(source) = source_database_error(&message) {
         return source;
     }
-    SqlError::new(sqlstate_of(root), message)
+    let code = sqlstate_of(root);
+    if code == codes::OUT_OF_MEMORY {
+        return SqlError::new(code, message).with_hint(
+            "The query needs more memory than one query may use (server.query_memory_mb): \
+             aggregate or filter earlier, or ask the admin to raise the limit.",
+        );
+    }
+    SqlError::new(code, message)
 }
 
 /// An error a live source database (PostgreSQL, MySQL/MariaDB) answered to the SQL a scan sent

@@ -195,8 +195,18 @@ impl Catalog {
             return Ok(());
         }
         let _guard = self.ddl.lock().await;
-        let file = self.read_file()?;
-        self.install(&file, state).await;
+        // Another process may change the catalog while this one opens the tables it lists —
+        // a DROP removes the table's directory just after writing the catalog, so a table
+        // read from the old catalog is gone when opened. Install again until the catalog
+        // stood still while it was installed (a few rounds at most).
+        for _ in 0..5 {
+            let before = self.current_stamp();
+            let file = self.read_file()?;
+            self.install(&file, state).await;
+            if self.current_stamp() == before {
+                break;
+            }
+        }
         Ok(())
     }
 

@@ -202,6 +202,8 @@ pub struct ScramStartupHandler {
     too_many_connections: bool,
     /// Where the connection registers its cancel key, for CancelRequest.
     connections: Arc<CancelRegistry>,
+    /// Refuse a login over plaintext.
+    require_tls: bool,
 }
 
 impl ScramStartupHandler {
@@ -209,6 +211,7 @@ impl ScramStartupHandler {
         users: Arc<Users>,
         too_many_connections: bool,
         connections: Arc<CancelRegistry>,
+        require_tls: bool,
     ) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         parameters.server_version = crate::pg_compat::server_version();
@@ -218,6 +221,7 @@ impl ScramStartupHandler {
             state: Mutex::new(ScramState::Initial),
             too_many_connections,
             connections,
+            require_tls,
         }
     }
 }
@@ -270,6 +274,12 @@ impl StartupHandler for ScramStartupHandler {
             PgWireFrontendMessage::Startup(startup) => {
                 if self.too_many_connections {
                     return Err(fatal("53300", "sorry, too many clients already"));
+                }
+                if self.require_tls && !client.is_secure() {
+                    return Err(fatal(
+                        codes::INVALID_AUTHORIZATION,
+                        "this server accepts only TLS connections (connect with sslmode=require)",
+                    ));
                 }
                 protocol_negotiation(client, &startup).await?;
                 save_startup_parameters_to_metadata(client, &startup);

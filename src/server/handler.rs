@@ -36,6 +36,8 @@ use crate::engine::{CommandTag, Engine};
 use crate::error::{SqlError, codes, describe};
 use crate::files::FileAccess;
 use crate::sql_text::split_statements;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use pgwire::api::METADATA_USER;
@@ -236,7 +238,9 @@ fn check_statement(
 }
 
 impl QueryService {
-    pub fn new(engine: Arc<Engine>, users: Arc<Users>) -> Self {
+    /// `memory_limit`: bytes the connection's queries may hold at once (DataFusion's memory
+    /// pool, spilling where its operators can); beyond it a query fails with 53200.
+    pub fn new(engine: Arc<Engine>, users: Arc<Users>, memory_limit: Option<usize>) -> Self {
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(CursorStatementHook),
             Arc::new(super::show::ShowSettingHook),
@@ -245,7 +249,23 @@ impl QueryService {
         ];
         // `state()` clones the settings and function registries; the catalog list inside is
         // an `Arc`, so tables and views created by any connection are seen by all.
-        let session = Arc::new(SessionContext::new_with_state(engine.context().state()));
+        let mut state = engine.context().state();
+        if let Some(limit) = memory_limit {
+            // The connection's own pool over the engine's disk manager, caches and object
+            // stores: one query at a time per connection, so this is the query's limit.
+            let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+                .with_memory_limit(limit, 1.0)
+                .build_arc();
+            match runtime {
+                Ok(runtime) => {
+                    state = SessionStateBuilder::new_from_existing(state)
+                        .with_runtime_env(runtime)
+                        .build();
+                }
+                Err(e) => log::warn!("no memory limit for this connection: {e}"),
+            }
+        }
+        let session = Arc::new(SessionContext::new_with_state(state));
         let df = Arc::new(DfSessionService::new_with_hooks(session.clone(), hooks));
         let files = Arc::new(ConnectionFiles {
             engine: engine.clone(),

@@ -10,6 +10,7 @@ mod cancel;
 mod copy;
 pub mod handler;
 mod show;
+pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -30,12 +31,18 @@ use cancel::CancelRegistry;
 use handler::{QueryService, SqlStateErrorHandler};
 
 /// Where and how to listen.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
     pub host: String,
     pub port: u16,
     /// 0: no limit.
     pub max_connections: usize,
+    /// TLS for clients that ask for it (psql's `sslmode=prefer`, the default, does).
+    pub tls: Option<pgwire::tokio::TlsAcceptor>,
+    /// Refuse clients that do not use TLS (28000).
+    pub require_tls: bool,
+    /// Bytes one connection's query may hold in memory (None: no limit).
+    pub query_memory: Option<usize>,
 }
 
 /// A bound server, ready to accept connections.
@@ -51,6 +58,9 @@ struct Shared {
     users: Arc<Users>,
     max_connections: usize,
     open_connections: AtomicUsize,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
+    require_tls: bool,
+    query_memory: Option<usize>,
 }
 
 /// Whether `host` only accepts connections from this machine.
@@ -93,6 +103,9 @@ impl Server {
                 users: Arc::new(users),
                 max_connections: options.max_connections,
                 open_connections: AtomicUsize::new(0),
+                tls: options.tls.clone(),
+                require_tls: options.require_tls,
+                query_memory: options.query_memory,
             }),
         })
     }
@@ -127,15 +140,19 @@ impl Server {
                     query: Arc::new(QueryService::new(
                         shared.engine.clone(),
                         shared.users.clone(),
+                        shared.query_memory,
                     )),
                     startup: Arc::new(ScramStartupHandler::new(
                         shared.users.clone(),
                         too_many,
                         shared.connections.clone(),
+                        shared.require_tls,
                     )),
                     connections: shared.connections.clone(),
                 });
-                if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                if let Err(e) =
+                    pgwire::tokio::process_socket(socket, shared.tls.clone(), handlers).await
+                {
                     info!("connection from {peer} ended: {e}");
                 }
                 shared.open_connections.fetch_sub(1, Ordering::SeqCst);

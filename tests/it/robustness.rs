@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::time::Duration;
 
 use super::common::{ServerProcess, demo_dir, path_str, psql, run, temp_dir};
@@ -277,4 +278,257 @@ fn fifty_concurrent_logins_all_succeed() {
     for (i, result) in results {
         assert_eq!(result.expect("login and query"), i);
     }
+}
+
+/// TLS from the usual PEM files: a PKCS#8 and a PKCS#1 key both work, psql's sslmode=require
+/// gets an encrypted session, `require_tls` refuses plaintext with 28000, and a key that cannot
+/// be loaded stops `serve` with a message naming the file instead of serving plaintext.
+#[test]
+fn tls_with_pkcs8_and_pkcs1_keys_and_require_tls() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (cert, key8, key1) = (
+        dir.path().join("cert.pem"),
+        dir.path().join("key8.pem"),
+        dir.path().join("key1.pem"),
+    );
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl (Debian package openssl)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        path_str(&key8),
+        "-out",
+        path_str(&cert),
+    ]);
+    openssl(&[
+        "rsa",
+        "-in",
+        path_str(&key8),
+        "-traditional",
+        "-out",
+        path_str(&key1),
+    ]);
+    assert!(
+        std::fs::read_to_string(&key8)
+            .unwrap()
+            .contains("BEGIN PRIVATE KEY")
+    );
+    assert!(
+        std::fs::read_to_string(&key1)
+            .unwrap()
+            .contains("BEGIN RSA PRIVATE KEY")
+    );
+    let configure = |key: &Path, require: bool| {
+        std::fs::write(
+            data.join("huaxiang.toml"),
+            format!(
+                "[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\nrequire_tls = {require}\n",
+                path_str(&cert),
+                path_str(key)
+            ),
+        )
+        .unwrap();
+    };
+    let connect = |server: &ServerProcess, sslmode: &str| {
+        std::process::Command::new("psql")
+            .arg(format!("{}?sslmode={sslmode}", server.url()))
+            .args(["-X", "-At", "-c", "SELECT 40 + 2", "-c", "\\conninfo"])
+            .output()
+            .expect("psql")
+    };
+
+    configure(&key8, false);
+    let server = ServerProcess::start(&data, &[]);
+    let out = connect(&server, "require");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.starts_with("42\n"), "{text}");
+    assert!(text.contains("SSL connection (protocol: TLSv1."), "{text}");
+    let out = connect(&server, "disable");
+    assert!(
+        out.status.success(),
+        "plaintext is allowed unless require_tls"
+    );
+    drop(server);
+
+    configure(&key1, true);
+    let server = ServerProcess::start(&data, &[]);
+    let out = connect(&server, "require");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SSL connection"));
+    let out = connect(&server, "disable");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("accepts only TLS"),
+        "{err}"
+    );
+    drop(server);
+
+    // A key that is not a key: no server at all.
+    std::fs::write(dir.path().join("bad.pem"), "not a key").unwrap();
+    configure(&dir.path().join("bad.pem"), false);
+    let out = run(&["serve", "--data-dir", path_str(&data), "--port", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("bad.pem") && err.contains("private key"),
+        "{err}"
+    );
+}
+
+/// A query that needs more memory than `query_memory_mb` allows fails with 53200 (and a hint),
+/// instead of the process being killed; the connection and the server go on.
+#[test]
+fn an_oversized_query_is_53200_not_an_out_of_memory_kill() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.path().join("huaxiang.toml"),
+        "[server]\nquery_memory_mb = 16\n",
+    )
+    .unwrap();
+    let mut server = ServerProcess::start(dir.path(), &[]);
+    // 20 million values gathered into one array (~160 MB): array_agg cannot spill.
+    let out = psql(
+        &server,
+        &[
+            "-v",
+            "VERBOSITY=verbose",
+            "-c",
+            "SELECT cardinality(array_agg(x)) FROM generate_series(1, 20000000) t(x)",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("53200") && err.contains("query_memory_mb"),
+        "{err}"
+    );
+    // The same connection's next query, which fits, works.
+    let out = psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "SELECT sum(x) FROM generate_series(1, 1000) t(x)",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "500500");
+    assert!(server.is_running());
+    healthy(&server);
+}
+
+/// Logs in over a raw socket (SCRAM-SHA-256 through `postgres-protocol`, the code
+/// tokio-postgres uses) and returns the socket, ready for a query.
+fn raw_login(port: u16) -> TcpStream {
+    use bytes::BytesMut;
+    use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
+    use postgres_protocol::message::{backend::Message, frontend};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut out = BytesMut::new();
+    frontend::startup_message([("user", "huaxiang"), ("database", "huaxiang")], &mut out).unwrap();
+    stream.write_all(&out).unwrap();
+    let mut inbox = BytesMut::new();
+    let mut next = |stream: &mut TcpStream| loop {
+        if let Some(message) = Message::parse(&mut inbox).expect("a backend message") {
+            return message;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).expect("read during login");
+        assert!(n > 0, "the server closed the connection during login");
+        inbox.extend_from_slice(&chunk[..n]);
+    };
+    let mut scram = ScramSha256::new(b"huaxiang", ChannelBinding::unsupported());
+    loop {
+        match next(&mut stream) {
+            Message::AuthenticationSasl(_) => {
+                out.clear();
+                frontend::sasl_initial_response("SCRAM-SHA-256", scram.message(), &mut out)
+                    .unwrap();
+                stream.write_all(&out).unwrap();
+            }
+            Message::AuthenticationSaslContinue(body) => {
+                scram.update(body.data()).expect("server-first");
+                out.clear();
+                frontend::sasl_response(scram.message(), &mut out).unwrap();
+                stream.write_all(&out).unwrap();
+            }
+            Message::ReadyForQuery(_) => return stream,
+            Message::ErrorResponse(_) => panic!("login refused"),
+            _ => {}
+        }
+    }
+}
+
+/// 200 malformed or truncated protocol messages after a successful login — unknown types,
+/// lengths shorter than the header, lengths far beyond what is sent (up to 2 GiB declared),
+/// random bodies for Parse/Bind/Describe/Execute/Close/CopyData/FunctionCall — each gets an
+/// error or a closed connection, and a healthy client is served throughout.
+#[test]
+fn malformed_protocol_messages_after_login_are_errors_not_crashes() {
+    let dir = temp_dir();
+    let mut server = ServerProcess::start(dir.path(), &[]);
+    // A fixed pseudo-random sequence (xorshift), so a failure can be replayed.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let types = *b"QPBDEHSCXdcfFz\x00\xff";
+    for case in 0..200 {
+        let kind = types[(random() % types.len() as u64) as usize];
+        let body_len = (random() % 64) as usize;
+        let body: Vec<u8> = (0..body_len).map(|_| random() as u8).collect();
+        let declared: u32 = match case % 4 {
+            0 => (random() % 4) as u32, // shorter than the length field
+            1 => (body_len + 4) as u32 + 1 + (random() % 1000) as u32, // more than is sent
+            2 => 0x7fff_ff00,           // an absurd length
+            _ => (body_len + 4) as u32, // exact, with a garbage body
+        };
+        let mut message = vec![kind];
+        message.extend_from_slice(&declared.to_be_bytes());
+        message.extend_from_slice(&body);
+        let mut stream = raw_login(server.port);
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let _ = stream.write_all(&message);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut answer = Vec::new();
+        // Whatever came back (usually an ErrorResponse), the connection ends — EOF or reset —
+        // instead of hanging, and the server lives.
+        match stream.read_to_end(&mut answer) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("case {case}: the connection was left hanging ({e}): {message:?}"),
+        }
+        assert!(
+            server.is_running(),
+            "server died on case {case}: {message:?}"
+        );
+        if case % 25 == 0 {
+            healthy(&server);
+        }
+    }
+    healthy(&server);
 }
