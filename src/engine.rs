@@ -13,7 +13,9 @@ use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp}
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::{
+    PgCatalogContextProvider, Role,
+};
 use datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog;
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use deltalake::delta_datafusion::planner::DeltaPlanner;
@@ -34,6 +36,8 @@ pub struct EngineOptions {
     /// Where relative file names of `read_excel` are looked up and, over the wire, the only
     /// place SQL may reach server files (default `<data dir>/imports`).
     pub import_dir: Option<PathBuf>,
+    /// The users `pg_roles` lists: name and whether an admin.
+    pub roles: Vec<(String, bool)>,
 }
 
 impl EngineOptions {
@@ -43,6 +47,7 @@ impl EngineOptions {
             create_data_dir: true,
             sources: Arc::new(Sources::default()),
             import_dir: None,
+            roles: vec![(crate::config::DEFAULT_USER.to_string(), true)],
         }
     }
 
@@ -50,6 +55,13 @@ impl EngineOptions {
     pub fn with_config(mut self, config: &crate::config::Config) -> Self {
         self.sources = Arc::new(Sources::new(config.sources.clone()));
         self.import_dir = config.server.import_dir.clone();
+        if !config.users.is_empty() {
+            self.roles = config
+                .users
+                .iter()
+                .map(|(name, user)| (name.clone(), user.admin))
+                .collect();
+        }
         self
     }
 }
@@ -135,7 +147,7 @@ impl Engine {
             })?,
             None => catalog.data_dir().join("imports"),
         };
-        let ctx = build_session(&catalog, &options.sources, &import_dir)?;
+        let ctx = build_session(&catalog, &options.sources, &import_dir, &options.roles)?;
         catalog.load(&ctx.state()).await?;
         Ok(Arc::new(Self {
             ctx,
@@ -342,6 +354,7 @@ fn build_session(
     catalog: &Arc<Catalog>,
     sources: &Arc<Sources>,
     import_dir: &Path,
+    roles: &[(String, bool)],
 ) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE, PUBLIC_SCHEMA)
@@ -377,7 +390,16 @@ fn build_session(
         .build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(DATABASE, catalog.catalog_provider());
-    setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
+    // Passed by value: datafusion-pg-catalog 0.19's provider impl for `Arc<T>` calls itself
+    // (a stack overflow on the first pg_roles query), so the provider is never wrapped.
+    setup_pg_catalog(
+        &ctx,
+        DATABASE,
+        UserRoles {
+            users: roles.to_vec(),
+        },
+    )
+    .map_err(|e| *e)?;
     crate::pg_compat::register(&ctx);
     // Trained models live beside the tables, one JSON file each, replaced atomically.
     let models = huaxiang_udfs::models::store::DirStore::open(&catalog.data_dir().join("models"))
@@ -397,4 +419,33 @@ fn build_session(
 pub async fn plan_sql(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
     let statement = state.sql_to_statement(sql, &Dialect::PostgreSQL)?;
     state.statement_to_plan(statement).await
+}
+
+/// `pg_roles` from the configured users: admins are superusers that may create roles; every
+/// user may log in.
+#[derive(Debug, Clone)]
+struct UserRoles {
+    users: Vec<(String, bool)>,
+}
+
+#[async_trait::async_trait]
+impl PgCatalogContextProvider for UserRoles {
+    async fn roles(&self) -> Vec<String> {
+        self.users.iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    async fn role(&self, name: &str) -> Option<Role> {
+        let (name, admin) = self.users.iter().find(|(n, _)| n == name)?;
+        Some(Role {
+            name: name.clone(),
+            is_superuser: *admin,
+            can_login: true,
+            can_create_db: false,
+            can_create_role: *admin,
+            can_create_user: *admin,
+            can_replication: false,
+            grants: Vec::new(),
+            inherited_roles: Vec::new(),
+        })
+    }
 }

@@ -343,6 +343,21 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
         );
     }
     assert_eq!(ask("ana", "SELECT count(*) FROM t1").1, "1");
+    // pg_roles lists the configured users, also for DBeaver's role query.
+    assert_eq!(
+        ask(
+            "ana",
+            "SELECT rolname, rolsuper FROM pg_catalog.pg_roles ORDER BY rolname"
+        )
+        .1,
+        "ana|f\nboss|t"
+    );
+    let (ok, out, err) = ask(
+        "ana",
+        "SELECT a.oid, a.*, pd.description FROM pg_catalog.pg_roles a \
+         LEFT JOIN pg_catalog.pg_shdescription pd ON a.oid = pd.objoid ORDER BY a.rolname",
+    );
+    assert!(ok && out.lines().count() == 2, "{out} {err}");
     // COPY … TO STDOUT is a query: a read-only user may.
     assert_eq!(ask("ana", "COPY (SELECT a FROM t1) TO STDOUT").1, "1");
 
