@@ -133,6 +133,29 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Runs one statement with psql as `user` (unaligned, tuples only, stop on error, verbose
+/// errors so the SQLSTATE shows).
+pub fn psql_as(server: &ServerProcess, user: &str, password: &str, sql: &str) -> Output {
+    Command::new("psql")
+        .arg(format!(
+            "postgresql://{user}:{password}@127.0.0.1:{}/huaxiang",
+            server.port
+        ))
+        .args([
+            "-X",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-v",
+            "VERBOSITY=verbose",
+            "-c",
+            sql,
+        ])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql must be installed (apt-get install postgresql-client)")
+}
+
 /// Runs psql against the server with the given arguments (unaligned, tuples only, no psqlrc).
 pub fn psql(server: &ServerProcess, args: &[&str]) -> Output {
     Command::new("psql")

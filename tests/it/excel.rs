@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::common::{ServerProcess, path_str, psql, run, sql_csv, temp_dir};
+use super::common::{ServerProcess, path_str, psql, psql_as, run, sql_csv, temp_dir};
 
 /// A workbook with a sheet `客户` whose header has a cell merged over two columns.
 fn write_customers(path: &Path, extra_column: bool) {
@@ -277,23 +277,7 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
     .unwrap();
     let server = ServerProcess::start(&data, &[]);
     let ask = |user: &str, sql: &str| {
-        let out = std::process::Command::new("psql")
-            .arg(format!(
-                "postgresql://{user}:{user}-pw@127.0.0.1:{}/huaxiang",
-                server.port
-            ))
-            .args([
-                "-X",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-v",
-                "VERBOSITY=verbose",
-                "-c",
-                sql,
-            ])
-            .output()
-            .expect("psql");
+        let out = psql_as(&server, user, &format!("{user}-pw"), sql);
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).trim().to_string(),
