@@ -35,6 +35,107 @@ pub fn version_string() -> String {
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(VersionFunc::new()));
     ctx.register_udf(ScalarUDF::new_from_impl(CurrentSettingFunc::new()));
+    ctx.register_udf(pg_size_pretty_udf());
+    // Functions whose answer in huaxiang is fixed by what it has: every function is visible
+    // (one schema search path), and there are no sequences, indexes or comments (COMMENT ON
+    // is not supported), so PostgreSQL's own answer for such objects — NULL — is the answer.
+    let null_text = ScalarValue::Utf8(None);
+    for (name, arities, value) in [
+        (
+            "pg_function_is_visible",
+            &[1][..],
+            ScalarValue::Boolean(Some(true)),
+        ),
+        ("pg_get_serial_sequence", &[2][..], null_text.clone()),
+        ("pg_get_indexdef", &[1, 3][..], null_text.clone()),
+        ("col_description", &[2][..], null_text.clone()),
+        ("obj_description", &[1, 2][..], null_text.clone()),
+        ("shobj_description", &[2][..], null_text.clone()),
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(ConstantFunc {
+            name,
+            signature: Signature::one_of(
+                arities.iter().map(|&n| TypeSignature::Any(n)).collect(),
+                Volatility::Stable,
+            ),
+            value,
+        }));
+    }
+}
+
+/// A catalog function whose answer is always `value`, whatever its arguments (of the listed
+/// arities, any types).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ConstantFunc {
+    name: &'static str,
+    signature: Signature,
+    value: ScalarValue,
+}
+
+impl ScalarUDFImpl for ConstantFunc {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(self.value.data_type())
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
+}
+
+/// PostgreSQL's `pg_size_pretty(bigint)`: bytes below 10 kB, then kB, MB, GB, TB, PB, each
+/// used below 20 × 1024 − 1 of it, half-rounded (dbsize.c, PostgreSQL 15).
+pub fn size_pretty(mut size: i64) -> String {
+    // (name, limit, half-rounded, unit bits)
+    const UNITS: [(&str, i64, bool, u32); 6] = [
+        ("bytes", 10 * 1024, false, 0),
+        ("kB", 20 * 1024 - 1, true, 10),
+        ("MB", 20 * 1024 - 1, true, 20),
+        ("GB", 20 * 1024 - 1, true, 30),
+        ("TB", 20 * 1024 - 1, true, 40),
+        ("PB", 20 * 1024 - 1, true, 50),
+    ];
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    for (i, (name, limit, round, bits)) in UNITS.iter().enumerate() {
+        let last = i + 1 == UNITS.len();
+        if last || size.unsigned_abs() < *limit as u64 {
+            if *round {
+                size = half_rounded(size);
+            }
+            return format!("{size} {name}");
+        }
+        let (_, _, next_round, next_bits) = UNITS[i + 1];
+        let shift = next_bits - bits - u32::from(next_round) + u32::from(*round);
+        size /= 1i64 << shift;
+    }
+    unreachable!("the last unit always answers")
+}
+
+fn pg_size_pretty_udf() -> ScalarUDF {
+    datafusion::logical_expr::create_udf(
+        "pg_size_pretty",
+        vec![DataType::Int64],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let sizes = arrays[0].as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            let out: datafusion::arrow::array::StringArray =
+                sizes.iter().map(|s| s.map(size_pretty)).collect();
+            let out: ArrayRef = Arc::new(out);
+            if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+                return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+            }
+            Ok(ColumnarValue::Array(out))
+        }),
+    )
 }
 
 /// `server_version_num`: 16.6 → 160006.
@@ -200,5 +301,27 @@ impl ScalarUDFImpl for VersionFunc {
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
             version_string(),
         ))))
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::size_pretty;
+
+    /// Answers of PostgreSQL 15's pg_size_pretty.
+    #[test]
+    fn sizes_read_as_postgresql_writes_them() {
+        for (size, text) in [
+            (0, "0 bytes"),
+            (10239, "10239 bytes"),
+            (10240, "10 kB"),
+            (1048576, "1024 kB"),
+            (20971520, "20 MB"),
+            (1073741824, "1024 MB"),
+            (-10240, "-10 kB"),
+            (i64::MAX, "8192 PB"),
+        ] {
+            assert_eq!(size_pretty(size), text, "{size}");
+        }
     }
 }
