@@ -36,6 +36,12 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(VersionFunc::new()));
     ctx.register_udf(ScalarUDF::new_from_impl(CurrentSettingFunc::new()));
     ctx.register_udf(pg_size_pretty_udf());
+    ctx.register_udf(ScalarUDF::new_from_impl(JsonBuildObjectFunc {
+        signature: Signature::one_of(
+            vec![TypeSignature::Nullary, TypeSignature::VariadicAny],
+            Volatility::Immutable,
+        ),
+    }));
     // Functions whose answer in huaxiang is fixed by what it has: every function is visible
     // (one schema search path), and there are no sequences, indexes or comments (COMMENT ON
     // is not supported), so PostgreSQL's own answer for such objects — NULL — is the answer.
@@ -301,6 +307,94 @@ impl ScalarUDFImpl for VersionFunc {
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
             version_string(),
         ))))
+    }
+}
+
+/// `json_build_object(key, value, ...)`: a JSON object text written as PostgreSQL writes it
+/// (`{"a" : 1, "b" : "x"}`), keys in the order given; numbers and booleans as JSON values,
+/// NULL as `null`, everything else as a JSON string of its text.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuildObjectFunc {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JsonBuildObjectFunc {
+    fn name(&self) -> &str {
+        "json_build_object"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        if !arg_types.len().is_multiple_of(2) {
+            return Err(crate::error::SqlError::new(
+                crate::error::codes::INVALID_PARAMETER_VALUE,
+                format!(
+                    "json_build_object: argument list must have even number of elements, got {}",
+                    arg_types.len()
+                ),
+            )
+            .with_hint(
+                "The arguments of json_build_object() must consist of alternating keys and values.",
+            )
+            .into_datafusion());
+        }
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+        let rows = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let options = FormatOptions::default();
+        let formatters = arrays
+            .iter()
+            .map(|a| ArrayFormatter::try_new(a.as_ref(), &options))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut out = StringBuilder::with_capacity(rows, rows * 16);
+        for row in 0..rows {
+            let mut text = String::from("{");
+            for pair in 0..arrays.len() / 2 {
+                let (k, v) = (2 * pair, 2 * pair + 1);
+                if arrays[k].logical_nulls().is_some_and(|n| n.is_null(row)) {
+                    return Err(crate::error::SqlError::new(
+                        "22004",
+                        format!("json_build_object: null value not allowed for object key (argument {})", k + 1),
+                    )
+                    .into_datafusion());
+                }
+                if pair > 0 {
+                    text.push_str(", ");
+                }
+                let key = formatters[k].value(row).to_string();
+                text.push_str(&serde_json::Value::String(key).to_string());
+                text.push_str(" : ");
+                let value = &arrays[v];
+                let is_null = value.logical_nulls().is_some_and(|n| n.is_null(row));
+                if is_null {
+                    text.push_str("null");
+                } else if value.data_type().is_numeric() || value.data_type() == &DataType::Boolean
+                {
+                    text.push_str(&formatters[v].value(row).to_string());
+                } else {
+                    let shown = formatters[v].value(row).to_string();
+                    text.push_str(&serde_json::Value::String(shown).to_string());
+                }
+            }
+            text.push('}');
+            out.append_value(text);
+        }
+        let out: ArrayRef = Arc::new(out.finish());
+        if args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+        {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+        }
+        Ok(ColumnarValue::Array(out))
     }
 }
 
