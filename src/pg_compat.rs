@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, ScalarValue};
@@ -135,11 +135,7 @@ fn pg_size_pretty_udf() -> ScalarUDF {
             let sizes = arrays[0].as_primitive::<datafusion::arrow::datatypes::Int64Type>();
             let out: datafusion::arrow::array::StringArray =
                 sizes.iter().map(|s| s.map(size_pretty)).collect();
-            let out: ArrayRef = Arc::new(out);
-            if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
-                return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-            }
-            Ok(ColumnarValue::Array(out))
+            huaxiang_udfs::scalar_or_array(args, Arc::new(out))
         }),
     )
 }
@@ -255,18 +251,7 @@ impl ScalarUDFImpl for CurrentSettingFunc {
                 }
             }
         }
-        let array: ArrayRef = Arc::new(out.finish());
-        Ok(
-            if args
-                .args
-                .iter()
-                .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-            {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-            } else {
-                ColumnarValue::Array(array)
-            },
-        )
+        huaxiang_udfs::scalar_or_array(&args.args, Arc::new(out.finish()))
     }
 }
 
@@ -386,15 +371,7 @@ impl ScalarUDFImpl for JsonBuildObjectFunc {
             text.push('}');
             out.append_value(text);
         }
-        let out: ArrayRef = Arc::new(out.finish());
-        if args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-        {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(out))
+        huaxiang_udfs::scalar_or_array(&args.args, Arc::new(out.finish()))
     }
 }
 

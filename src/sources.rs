@@ -296,12 +296,14 @@ impl Sources {
                 ));
             }
         };
-        self.pools
+        // Two first uses may both have connected: keep one pool per source, the first one in.
+        Ok(self
+            .pools
             .lock()
             .await
             .entry(name.to_string())
-            .or_insert(pool.clone());
-        Ok(pool)
+            .or_insert(pool)
+            .clone())
     }
 
     /// A table of a source, its columns read from the source now.

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
@@ -467,19 +467,18 @@ impl CopyInProgress {
                 ..
             } => self.decode_csv(*delimiter, *quote, *escape, *header)?,
         };
-        let rows = texts.first().map_or(0, Vec::len);
+        let rows = texts.first().map_or(0, Array::len);
         let mut arrays = Vec::with_capacity(self.schema.fields().len());
         for (i, field) in self.schema.fields().iter().enumerate() {
             let array: datafusion::arrow::array::ArrayRef =
                 match self.columns.iter().position(|&c| c == i) {
                     Some(k) => {
-                        let text = datafusion::arrow::array::StringArray::from(texts[k].clone());
                         let options = datafusion::arrow::compute::CastOptions {
                             safe: false,
                             ..Default::default()
                         };
                         datafusion::arrow::compute::cast_with_options(
-                            &text,
+                            &texts[k],
                             field.data_type(),
                             &options,
                         )
@@ -510,7 +509,7 @@ impl CopyInProgress {
         quote: char,
         escape: char,
         header: bool,
-    ) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+    ) -> Result<Vec<StringArray>, SqlError> {
         let bad = |what: &str| {
             SqlError::new(
                 codes::INVALID_PARAMETER_VALUE,
@@ -540,7 +539,9 @@ impl CopyInProgress {
                     format!("COPY {}: {e}", self.copy.table),
                 )
             })?;
-        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); self.columns.len()];
+        let mut columns: Vec<StringBuilder> = (0..self.columns.len())
+            .map(|_| StringBuilder::new())
+            .collect();
         for batch in reader {
             let batch = batch.map_err(|e| {
                 SqlError::new(
@@ -549,15 +550,10 @@ impl CopyInProgress {
                 )
             })?;
             for (k, column) in batch.columns().iter().enumerate() {
-                columns[k].extend(
-                    column
-                        .as_string::<i32>()
-                        .iter()
-                        .map(|v| v.map(str::to_string)),
-                );
+                columns[k].extend(column.as_string::<i32>().iter());
             }
         }
-        Ok(columns)
+        Ok(columns.iter_mut().map(StringBuilder::finish).collect())
     }
 }
 
@@ -568,14 +564,14 @@ fn decode_text(
     delimiter: char,
     null: &str,
     width: usize,
-) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+) -> Result<Vec<StringArray>, SqlError> {
     let text = std::str::from_utf8(data).map_err(|e| {
         SqlError::new(
             codes::INVALID_TEXT_REPRESENTATION,
             format!("COPY data is not UTF-8: {e}"),
         )
     })?;
-    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); width];
+    let mut columns: Vec<StringBuilder> = (0..width).map(|_| StringBuilder::new()).collect();
     let lines: Vec<&str> = text.split('\n').collect();
     for (number, line) in lines.iter().enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -633,10 +629,10 @@ fn decode_text(
             ));
         }
         for (k, value) in fields.into_iter().enumerate() {
-            columns[k].push(value);
+            columns[k].append_option(value);
         }
     }
-    Ok(columns)
+    Ok(columns.iter_mut().map(StringBuilder::finish).collect())
 }
 
 /// The error a refused COPY gets.
@@ -710,15 +706,10 @@ mod tests {
     fn text_format_rows_are_unescaped() {
         let data = b"1\tx\\ty\t\\N\n2\t\\\\\t\n\\.\n";
         let columns = decode_text(data, '\t', "\\N", 3).unwrap();
-        assert_eq!(
-            columns[0],
-            vec![Some("1".to_string()), Some("2".to_string())]
-        );
-        assert_eq!(
-            columns[1],
-            vec![Some("x\ty".to_string()), Some("\\".to_string())]
-        );
-        assert_eq!(columns[2], vec![None, Some(String::new())]);
+        let values = |k: usize| columns[k].iter().collect::<Vec<_>>();
+        assert_eq!(values(0), vec![Some("1"), Some("2")]);
+        assert_eq!(values(1), vec![Some("x\ty"), Some("\\")]);
+        assert_eq!(values(2), vec![None, Some("")]);
         assert!(decode_text(b"1\t2\n", '\t', "\\N", 3).is_err());
     }
 

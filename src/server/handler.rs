@@ -519,6 +519,38 @@ async fn materialize(response: Response) -> Response {
     }
 }
 
+impl QueryService {
+    /// The answer to a `COPY … TO STDOUT` (its rows) or `COPY … FROM STDIN` (the go-ahead for
+    /// the client's data, which the connection's `CopyHandler` then receives).
+    async fn copy_response(
+        &self,
+        copy: Result<Copy, SqlError>,
+        many: bool,
+        stop: &Stop,
+    ) -> PgWireResult<Response> {
+        match copy.map_err(super::copy::refusal)? {
+            Copy::Out(copy) => {
+                stop.guard(super::copy::respond(&self.files.session, copy))
+                    .await
+            }
+            Copy::In(_) if many => Err(super::copy::refusal(SqlError::new(
+                codes::FEATURE_NOT_SUPPORTED,
+                "COPY FROM STDIN must be sent as a query of its own",
+            ))),
+            Copy::In(copy) => {
+                let started = CopyInProgress::start(&self.files.session, copy).await?;
+                let columns = started.columns();
+                *self.copy_in.lock().expect("copy state lock") = Some(started);
+                Ok(Response::CopyIn(CopyResponse::new(
+                    0,
+                    columns,
+                    stream::empty(),
+                )))
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl SimpleQueryHandler for QueryService {
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
@@ -543,46 +575,12 @@ impl SimpleQueryHandler for QueryService {
         let mut responses = Vec::new();
         for statement in statements {
             let stop = Stop::start(client);
-            if let Some(copy) = super::copy::parse(statement.text) {
-                let result = match copy {
-                    Ok(Copy::Out(copy)) => {
-                        stop.guard(super::copy::respond(&self.files.session, copy))
-                            .await
-                    }
-                    Ok(Copy::In(_)) if many => Err(super::copy::refusal(SqlError::new(
-                        codes::FEATURE_NOT_SUPPORTED,
-                        "COPY FROM STDIN must be sent as a query of its own",
-                    ))),
-                    Ok(Copy::In(copy)) => {
-                        match CopyInProgress::start(&self.files.session, copy).await {
-                            Ok(started) => {
-                                let columns = started.columns();
-                                *self.copy_in.lock().expect("copy state lock") = Some(started);
-                                Ok(Response::CopyIn(CopyResponse::new(
-                                    0,
-                                    columns,
-                                    stream::empty(),
-                                )))
-                            }
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Err(refused) => Err(super::copy::refusal(refused)),
-                };
-                match result {
-                    Ok(response) => responses.push(guard_rows(response, stop)),
-                    Err(error) if responses.is_empty() => return Err(error),
-                    Err(mut error) => {
-                        normalize_error(&mut error);
-                        let info: ErrorInfo = error.into();
-                        responses.push(Response::Error(Box::new(info)));
-                        break;
-                    }
-                }
-                continue;
-            }
-            let result = match self.engine.owned_ddl(statement.text) {
-                Some(ddl) => {
+            let result = match (
+                super::copy::parse(statement.text),
+                self.engine.owned_ddl(statement.text),
+            ) {
+                (Some(copy), _) => self.copy_response(copy, many, &stop).await.map(|r| vec![r]),
+                (None, Some(ddl)) => {
                     stop.guard(async {
                         self.engine
                             .execute_owned(statement.text, ddl)
@@ -592,7 +590,7 @@ impl SimpleQueryHandler for QueryService {
                     })
                     .await
                 }
-                None => {
+                (None, None) => {
                     stop.guard(<DfSessionService as SimpleQueryHandler>::do_query(
                         &self.df,
                         client,
