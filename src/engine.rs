@@ -388,6 +388,9 @@ fn build_session(
             }),
         )
         .build();
+    let mut state = state;
+    // information_schema.columns.data_type in PostgreSQL's names (after DataFusion's rules).
+    state.add_analyzer_rule(Arc::new(crate::info_schema::PgInformationSchemaTypes));
     let ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(DATABASE, catalog.catalog_provider());
     // Passed by value: datafusion-pg-catalog 0.19's provider impl for `Arc<T>` calls itself

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod excel;
 pub mod files;
+pub mod info_schema;
 pub mod pg_compat;
 pub mod server;
 pub mod sources;

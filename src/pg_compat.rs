@@ -57,11 +57,25 @@ pub fn register(ctx: &SessionContext) {
         ("col_description", &[2][..], null_text.clone()),
         ("obj_description", &[1, 2][..], null_text.clone()),
         ("shobj_description", &[2][..], null_text.clone()),
+        // No advisory locks are ever taken (pg_advisory_lock is not offered), so there are
+        // none to release; PostgreSQL's `void` answer shows as an empty value. asyncpg's
+        // pool sends this on every connection it takes back.
+        (
+            "pg_advisory_unlock_all",
+            &[0][..],
+            ScalarValue::Utf8(Some(String::new())),
+        ),
     ] {
         ctx.register_udf(ScalarUDF::new_from_impl(ConstantFunc {
             name,
             signature: Signature::one_of(
-                arities.iter().map(|&n| TypeSignature::Any(n)).collect(),
+                arities
+                    .iter()
+                    .map(|&n| match n {
+                        0 => TypeSignature::Nullary,
+                        n => TypeSignature::Any(n),
+                    })
+                    .collect(),
                 Volatility::Stable,
             ),
             value,

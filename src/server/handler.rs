@@ -3,13 +3,18 @@
 //! catalog must see with their exact text (CREATE/DROP TABLE, VIEW, EXTERNAL TABLE), splits a
 //! simple query into statements, and turns every error into a PostgreSQL SQLSTATE.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use datafusion_postgres::hooks::QueryHook;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
@@ -242,6 +247,9 @@ impl QueryService {
     /// pool, spilling where its operators can); beyond it a query fails with 53200.
     pub fn new(engine: Arc<Engine>, users: Arc<Users>, memory_limit: Option<usize>) -> Self {
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(super::session::SessionResetHook::new(
+                engine.context().state().config_options().as_ref().clone(),
+            )),
             Arc::new(CursorStatementHook),
             Arc::new(super::show::ShowSettingHook),
             Arc::new(SetShowHook),
@@ -277,6 +285,7 @@ impl QueryService {
             engine: engine.clone(),
             inner: df.query_parser(),
             files: files.clone(),
+            cursors: Default::default(),
         });
         Self {
             engine,
@@ -321,6 +330,20 @@ pub fn normalize_error(error: &mut PgWireError) {
                     inner.to_string(),
                 )))
             }
+        }
+        // datafusion-postgres refuses statements in a failed transaction block with 25P01
+        // (no_active_sql_transaction); PostgreSQL's code for it is 25P02.
+        PgWireError::UserError(info)
+            if info.code == "25P01"
+                && info.message.starts_with("current transaction is aborted") =>
+        {
+            let mut info = ErrorInfo::new(
+                info.severity.clone(),
+                codes::IN_FAILED_SQL_TRANSACTION.to_string(),
+                info.message.clone(),
+            );
+            info.hint = Some("end the transaction with ROLLBACK".to_string());
+            Some(info)
         }
         _ => None,
     };
@@ -409,7 +432,7 @@ impl Stop {
     fn start<C: ClientInfo + ?Sized>(client: &C) -> Self {
         let deadline = client
             .metadata()
-            .get("statement_timeout_ms")
+            .get(super::session::STATEMENT_TIMEOUT_KEY)
             .and_then(|m| m.parse::<u64>().ok())
             .filter(|m| *m > 0)
             .map(|m| tokio::time::Instant::now() + std::time::Duration::from_millis(m));
@@ -677,6 +700,59 @@ pub struct StatementParser {
     engine: Arc<Engine>,
     inner: Arc<Parser>,
     files: Arc<ConnectionFiles>,
+    cursors: std::sync::Mutex<CursorSchemas>,
+}
+
+/// The result schemas of this connection's `DECLARE … CURSOR`s. `datafusion-postgres` plans
+/// `FETCH` as a relation without columns and stores a cursor's portal without a plan, so a
+/// Describe of either answers "no columns" — and psycopg 3's server-side cursors (which
+/// Describe the cursor's portal, then read `FETCH` rows by that description) fail or crash.
+/// Knowing the schema, `FETCH` gets a plan of the cursor's columns and the portal its fields.
+#[derive(Default)]
+struct CursorSchemas {
+    by_name: HashMap<String, SchemaRef>,
+    by_query: HashMap<String, SchemaRef>,
+}
+
+impl StatementParser {
+    /// Records a DECLARE's schema, or for a FETCH gives its plan the cursor's columns.
+    async fn follow_cursors(&self, parsed: &mut Option<(Statement, LogicalPlan)>) {
+        let Some((statement, plan)) = parsed else {
+            return;
+        };
+        match statement {
+            Statement::Declare { stmts } => {
+                for declare in stmts.iter() {
+                    let (Some(name), Some(query)) = (declare.names.first(), &declare.for_query)
+                    else {
+                        continue;
+                    };
+                    let query = query.to_string();
+                    // A query that does not plan fails when the DECLARE runs; nothing to keep.
+                    let Ok(planned) = self.files.session.state().create_logical_plan(&query).await
+                    else {
+                        continue;
+                    };
+                    let schema: SchemaRef = Arc::new(planned.schema().as_arrow().clone());
+                    let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+                    cursors.by_name.insert(name.value.clone(), schema.clone());
+                    cursors.by_query.insert(query, schema);
+                }
+            }
+            Statement::Fetch { name, .. } => {
+                let cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(schema) = cursors.by_name.get(&name.value)
+                    && let Ok(schema) = DFSchema::try_from(schema.as_ref().clone())
+                {
+                    *plan = LogicalPlan::EmptyRelation(EmptyRelation {
+                        produce_one_row: false,
+                        schema: Arc::new(schema),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[async_trait]
@@ -704,7 +780,11 @@ impl QueryParser for StatementParser {
         }
         self.engine.refresh().await.map_err(|e| pg_error(&e))?;
         let parsed = guarded(self.inner.parse_sql(client, sql, types)).await?;
-        Ok(parsed.map(|(_, rest)| (sql.to_string(), rest)))
+        let Some((_, mut rest)) = parsed else {
+            return Ok(None);
+        };
+        self.follow_cursors(&mut rest).await;
+        Ok(Some((sql.to_string(), rest)))
     }
 
     fn get_parameter_types(&self, statement: &Self::Statement) -> PgWireResult<Vec<Type>> {
@@ -716,6 +796,17 @@ impl QueryParser for StatementParser {
         statement: &Self::Statement,
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
+        if let (query, None) = statement {
+            // A portal DECLARE created: its statement is the cursor's query, unplanned.
+            let cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(schema) = cursors.by_query.get(query) {
+                return arrow_schema_to_pg_fields(
+                    schema,
+                    column_format.unwrap_or(&Format::UnifiedText),
+                    None,
+                );
+            }
+        }
         self.inner.get_result_schema(statement, column_format)
     }
 }

@@ -9,6 +9,7 @@ pub mod auth;
 mod cancel;
 mod copy;
 pub mod handler;
+mod session;
 mod show;
 pub mod tls;
 

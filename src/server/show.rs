@@ -86,14 +86,54 @@ fn variable_name(statement: &Statement) -> Option<String> {
     )
 }
 
+/// A duration in milliseconds as PostgreSQL shows a time setting: in the largest unit that
+/// divides it (`7s`, `2min`, `1500ms`, `0` for none).
+pub fn pg_duration(ms: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1000),
+    ];
+    if ms == 0 {
+        return "0".into();
+    }
+    UNITS
+        .iter()
+        .find(|(_, size)| ms % size == 0)
+        .map(|(unit, size)| format!("{}{unit}", ms / size))
+        .unwrap_or_else(|| format!("{ms}ms"))
+}
+
+/// `SHOW statement_timeout` in PostgreSQL's form (`datafusion-postgres` answers `7000ms` for
+/// what PostgreSQL calls `7s`; asyncpg and pgbouncer-style pools compare the text).
+fn statement_timeout(
+    statement: &Statement,
+    client: &dyn HookClient,
+) -> Option<PgWireResult<Response>> {
+    let name = variable_name(statement)?;
+    if !name.eq_ignore_ascii_case("statement_timeout") {
+        return None;
+    }
+    let ms = client
+        .metadata()
+        .get(super::session::STATEMENT_TIMEOUT_KEY)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    Some(show_response("statement_timeout", &pg_duration(ms)))
+}
+
 #[async_trait]
 impl QueryHook for ShowSettingHook {
     async fn handle_simple_query(
         &self,
         statement: &Statement,
         session_context: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Some(answer) = statement_timeout(statement, client) {
+            return Some(answer);
+        }
         let name = variable_name(statement)?;
         Some(setting(&name, session_context)?.and_then(|(n, v)| show_response(&n, &v)))
     }
@@ -113,8 +153,11 @@ impl QueryHook for ShowSettingHook {
         _logical_plan: &LogicalPlan,
         _params: &ParamValues,
         session_context: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Some(answer) = statement_timeout(statement, client) {
+            return Some(answer);
+        }
         let name = variable_name(statement)?;
         Some(setting(&name, session_context)?.and_then(|(n, v)| show_response(&n, &v)))
     }
@@ -123,6 +166,15 @@ impl QueryHook for ShowSettingHook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_show_in_the_largest_whole_unit() {
+        let shown: Vec<String> = [0, 1500, 7000, 120_000, 3_600_000, 86_400_000, 90_000]
+            .into_iter()
+            .map(pg_duration)
+            .collect();
+        assert_eq!(shown, ["0", "1500ms", "7s", "2min", "1h", "1d", "90s"]);
+    }
 
     #[test]
     fn server_version_and_datafusion_settings() {

@@ -2,10 +2,12 @@
 
 mod clients;
 mod common;
+mod compat;
 mod docs;
 mod durability;
 mod excel;
 mod identity;
+mod realdb;
 mod reference;
 mod robustness;
 mod slt;

@@ -5,154 +5,21 @@
 //! and an unreachable host — none of which may show the password.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::common::{ServerProcess, path_str, psql, psql_as, run, sql_csv, temp_dir};
+use super::realdb::{self, DbServer, command_as, db_dir, free_port, is_root, pg_local, wait_until};
 
 const PG_PASSWORD: &str = "pg-Secret-4417";
 const MARIA_PASSWORD: &str = "maria-Secret-9921";
 const ROWS: usize = 3000;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// `program args` as `user` when running as root (initdb and mariadbd refuse root), else as
-/// ourselves.
-fn command_as(user: &str, program: &str) -> Command {
-    if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", user, "--", program]);
-        c
-    } else {
-        Command::new(program)
-    }
-}
-
-/// A directory in /tmp the database's OS user may write (the cargo target dir may not be
-/// reachable for it).
-fn db_dir(owner: &str) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("hx-db-")
-        .tempdir_in("/tmp")
-        .expect("temp dir");
-    if is_root() {
-        let status = Command::new("chown")
-            .args([owner, path_str(dir.path())])
-            .status()
-            .expect("chown");
-        assert!(status.success());
-    }
-    dir
-}
-
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ready() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{what} did not start within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A database server process, stopped (and its directory removed) when dropped.
-struct DbServer {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for DbServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn pg_bin(name: &str) -> PathBuf {
-    let path = PathBuf::from("/usr/lib/postgresql/15/bin").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: install the Debian package postgresql (scripts/test does)",
-        path.display()
-    );
-    path
-}
-
 /// A PostgreSQL 15 with password login for `postgres` and a table `crm.people` of ROWS rows.
 fn start_postgres() -> DbServer {
-    let dir = db_dir("postgres");
-    let data = dir.path().join("data");
-    let pwfile = dir.path().join("pw");
-    std::fs::write(&pwfile, PG_PASSWORD).unwrap();
-    if is_root() {
-        Command::new("chown")
-            .args(["postgres", path_str(&pwfile)])
-            .status()
-            .unwrap();
-    }
-    let out = command_as("postgres", path_str(&pg_bin("initdb")))
-        .args(["-D", path_str(&data), "-U", "postgres", "--pwfile"])
-        .arg(&pwfile)
-        .args([
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-            "-E",
-            "UTF8",
-        ])
-        .output()
-        .expect("initdb");
-    assert!(
-        out.status.success(),
-        "initdb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let port = free_port();
-    let child = command_as("postgres", path_str(&pg_bin("postgres")))
-        .args(["-D", path_str(&data), "-p", &port.to_string()])
-        .args([
-            "-k",
-            path_str(dir.path()),
-            "-c",
-            "listen_addresses=127.0.0.1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start postgres");
-    let server = DbServer { child, port, dir };
-    let local = |sql: &str| {
-        command_as("postgres", "psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(server.dir.path())
-            .args([
-                "-p",
-                &port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                sql,
-            ])
-            .output()
-            .expect("psql")
-    };
-    wait_until("PostgreSQL", || local("SELECT 1").status.success());
+    let server = realdb::start_postgres(PG_PASSWORD);
+    let local = |sql: &str| pg_local(&server, sql);
     let out = local(&format!(
         "CREATE SCHEMA crm;
          CREATE TABLE crm.people (id int PRIMARY KEY, name text, phone text, city text,
@@ -169,25 +36,6 @@ fn start_postgres() -> DbServer {
         String::from_utf8_lossy(&out.stderr)
     );
     server
-}
-
-/// Runs `sql` in the PostgreSQL as its superuser, over its Unix socket.
-fn pg_local(server: &DbServer, sql: &str) -> std::process::Output {
-    command_as("postgres", "psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
-        .arg(server.dir.path())
-        .args([
-            "-p",
-            &server.port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql")
 }
 
 /// A MariaDB with a user `shop` (password login) and a table `erp.orders` of ROWS rows.
