@@ -66,6 +66,7 @@ pub mod codes {
     pub const INVALID_SCHEMA_NAME: &str = "3F000";
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
     pub const IN_FAILED_SQL_TRANSACTION: &str = "25P02";
+    pub const STATEMENT_TOO_COMPLEX: &str = "54001";
     pub const DIVISION_BY_ZERO: &str = "22012";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";

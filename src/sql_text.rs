@@ -5,8 +5,74 @@
 //! with sqlparser's own tokenizer — it knows strings, dollar-quoting, comments and escapes — and
 //! cut the original text at top-level semicolons.
 
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{Expr, Query, Visit, Visitor};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
+
+/// The deepest nesting of expressions and queries a statement may have. Planning, naming and
+/// evaluating recurse once per level, and some of it is quadratic in the depth (a chain of
+/// 5,000 `+` takes minutes in a debug build); deeper statements are refused with 54001
+/// (PostgreSQL's "statement too complex" class) before they are planned.
+pub const MAX_NESTING: usize = 1000;
+
+/// Tracks the current and deepest nesting while visiting, stopping past the limit so the
+/// visit itself stays shallow.
+struct Nesting {
+    now: usize,
+    deepest: usize,
+}
+
+impl Nesting {
+    fn enter(&mut self) -> ControlFlow<()> {
+        self.now += 1;
+        self.deepest = self.deepest.max(self.now);
+        if self.now > MAX_NESTING {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+impl Visitor for Nesting {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.enter()
+    }
+
+    fn post_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.now -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.enter()
+    }
+
+    fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.now -= 1;
+        ControlFlow::Continue(())
+    }
+}
+
+/// Whether `sql` nests deeper than [`MAX_NESTING`]. Text that does not parse is not too deep:
+/// its syntax error is reported by the normal path.
+pub fn too_deep(sql: &str) -> bool {
+    let dialect = PostgreSqlDialect {};
+    let Ok(statements) = Parser::new(&dialect)
+        .with_recursion_limit(MAX_NESTING)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+    else {
+        return false;
+    };
+    let mut nesting = Nesting { now: 0, deepest: 0 };
+    statements.iter().any(|s| s.visit(&mut nesting).is_break())
+}
 
 /// One statement of a query string, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +168,34 @@ impl<'a> LineOffsets<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nesting_beyond_the_limit_is_too_deep() {
+        // The server's threads have a 256 MiB stack (main.rs); a test thread has 2 MiB.
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(nesting_checks)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn nesting_checks() {
+        let chain = |n: usize| format!("SELECT {}", vec!["1"; n].join(" + "));
+        assert!(!super::too_deep(&chain(super::MAX_NESTING - 5)));
+        assert!(super::too_deep(&chain(super::MAX_NESTING + 5)));
+        assert!(super::too_deep(&chain(50_000)));
+        let subqueries = |n: usize| {
+            format!(
+                "SELECT * FROM {}(SELECT 1 AS a) t0{}",
+                "(SELECT * FROM ".repeat(n),
+                ") t".repeat(n)
+            )
+        };
+        assert!(!super::too_deep(&subqueries(100)));
+        // Not valid SQL: not "too deep", the syntax error is reported elsewhere.
+        assert!(!super::too_deep("SELEC 1"));
+    }
+
     use super::*;
 
     fn texts(sql: &str) -> Vec<&str> {

@@ -297,6 +297,26 @@ impl QueryService {
     }
 }
 
+/// 54001 for a statement nested too deeply to plan safely (see `sql_text::MAX_NESTING`).
+fn refuse_too_deep(sql: &str) -> PgWireResult<()> {
+    if !crate::sql_text::too_deep(sql) {
+        return Ok(());
+    }
+    let mut error = SqlError::new(
+        codes::STATEMENT_TOO_COMPLEX,
+        format!(
+            "statement too complex: expressions or subqueries nested more than {} levels deep",
+            crate::sql_text::MAX_NESTING
+        ),
+    );
+    error.hint = Some(
+        "a long chain of OR or + nests one level per term: use IN (…), a join with a table of \
+         the values, or split the expression"
+            .to_string(),
+    );
+    Err(PgWireError::UserError(Box::new(error_info(&error))))
+}
+
 /// Converts a DataFusion error into the error the client gets.
 pub fn pg_error(error: &datafusion::error::DataFusionError) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(&describe(error))))
@@ -320,10 +340,14 @@ pub fn normalize_error(error: &mut PgWireError) {
             if let Some(df) = inner.downcast_ref::<datafusion::error::DataFusionError>() {
                 Some(error_info(&describe(df)))
             } else if let Some(parse) = inner.downcast_ref::<sqlparser::parser::ParserError>() {
-                Some(error_info(&SqlError::new(
-                    codes::SYNTAX_ERROR,
-                    format!("syntax error: {parse}"),
-                )))
+                Some(error_info(&match parse {
+                    // Parentheses or subqueries nested past the parser's limit.
+                    sqlparser::parser::ParserError::RecursionLimitExceeded => SqlError::new(
+                        codes::STATEMENT_TOO_COMPLEX,
+                        "statement too complex: nested too deeply to parse",
+                    ),
+                    _ => SqlError::new(codes::SYNTAX_ERROR, format!("syntax error: {parse}")),
+                }))
             } else {
                 Some(error_info(&SqlError::new(
                     codes::INTERNAL_ERROR,
@@ -594,6 +618,7 @@ impl SimpleQueryHandler for QueryService {
         }
         self.engine.refresh().await.map_err(|e| pg_error(&e))?;
         self.files.check(client, query)?;
+        refuse_too_deep(query)?;
         let many = statements.len() > 1;
         let mut responses = Vec::new();
         for statement in statements {
@@ -769,6 +794,7 @@ impl QueryParser for StatementParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         self.files.check(client, sql)?;
+        refuse_too_deep(sql)?;
         if let Some(ddl) = self.engine.owned_ddl(sql) {
             let statement = self.engine.owned_statement(&ddl);
             let plan = self

@@ -100,7 +100,7 @@ pub fn pg_duration(ms: u64) -> String {
     }
     UNITS
         .iter()
-        .find(|(_, size)| ms % size == 0)
+        .find(|(_, size)| ms.is_multiple_of(*size))
         .map(|(unit, size)| format!("{}{unit}", ms / size))
         .unwrap_or_else(|| format!("{ms}ms"))
 }

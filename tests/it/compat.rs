@@ -246,9 +246,9 @@ fn psql_driver(t: &Target, cases: &[Value]) -> Vec<Value> {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let code = stderr
                 .lines()
+                .rev()
                 .filter_map(|l| l.split("ERROR:  ").nth(1))
-                .filter_map(|rest| rest.split(':').next())
-                .last()
+                .find_map(|rest| rest.split(':').next())
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("client: {stderr}"));
             json!({ "case": case["name"], "columns": null, "rows": null, "error": code })
