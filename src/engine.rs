@@ -363,7 +363,7 @@ fn build_session(
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
     // Delta's planner is DataFusion's default planner plus the physical nodes Delta's writer
     // uses, so CREATE TABLE AS and INSERT can hand their plans to `deltalake` in this session.
-    let state = SessionStateBuilder::new()
+    let mut state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
         .with_query_planner(DeltaPlanner::new())
@@ -388,9 +388,10 @@ fn build_session(
             }),
         )
         .build();
-    let mut state = state;
     // information_schema.columns.data_type in PostgreSQL's names (after DataFusion's rules).
-    state.add_analyzer_rule(Arc::new(crate::info_schema::PgInformationSchemaTypes));
+    state.add_analyzer_rule(Arc::new(
+        crate::info_schema::PgInformationSchemaTypes::default(),
+    ));
     let ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(DATABASE, catalog.catalog_provider());
     // Passed by value: datafusion-pg-catalog 0.19's provider impl for `Arc<T>` calls itself

@@ -17,8 +17,8 @@ use crate::error::{SqlError, codes};
 pub enum FileAccess {
     /// In-process use: any file the server's user may open.
     Unrestricted,
-    /// An admin over the wire: files under this (absolute) directory only.
-    ImportDirOnly(PathBuf),
+    /// An admin over the wire: files under the import directory only.
+    ImportDirOnly,
     /// A user without the admin role over the wire: no server files.
     Denied,
 }
@@ -71,7 +71,7 @@ fn resolved(path: &Path) -> PathBuf {
 impl FileAccess {
     /// Checks that `location` (a path, or a URL for object stores) may be used for `what`
     /// (e.g. "COPY TO"), and returns the path to open: relative paths are taken in
-    /// `import_dir`.
+    /// `import_dir` (absolute), the only directory `ImportDirOnly` reaches.
     pub fn check(&self, location: &str, import_dir: &Path, what: &str) -> Result<PathBuf> {
         let is_url = location.contains("://");
         let path = Path::new(location);
@@ -89,13 +89,13 @@ impl FileAccess {
                 "An admin can place the file in the import directory and create an external \
                  table over it; grant the user `admin = true` in huaxiang.toml to let them do it.",
             )),
-            FileAccess::ImportDirOnly(dir) => {
+            FileAccess::ImportDirOnly => {
                 let outside = || {
                     denied(
                         format!(
                             "permission denied: {what} may only use files under the import \
                              directory {}, not '{location}'",
-                            dir.display()
+                            import_dir.display()
                         ),
                         "Copy the file into the import directory (server.import_dir) first.",
                     )
@@ -105,7 +105,7 @@ impl FileAccess {
                 }
                 let normal = lexically_normal(&full).ok_or_else(outside)?;
                 // Both sides resolved, so neither `..` nor a symbolic link leads out.
-                if resolved(&normal).starts_with(resolved(dir)) {
+                if resolved(&normal).starts_with(resolved(import_dir)) {
                     Ok(normal)
                 } else {
                     Err(outside())
@@ -129,7 +129,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let imports = dir.path().join("imports");
         std::fs::create_dir_all(&imports).unwrap();
-        let access = FileAccess::ImportDirOnly(imports.clone());
+        let access = FileAccess::ImportDirOnly;
         assert_eq!(
             access.check("book.xlsx", &imports, "read_excel").unwrap(),
             imports.join("book.xlsx")

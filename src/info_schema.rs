@@ -96,14 +96,23 @@ impl ScalarUDFImpl for PgDataTypeName {
 }
 
 /// The analyzer rule; add it to a session with `SessionState::add_analyzer_rule`.
-#[derive(Debug, Default)]
-pub struct PgInformationSchemaTypes;
+#[derive(Debug)]
+pub struct PgInformationSchemaTypes {
+    rename: Arc<ScalarUDF>,
+}
+
+impl Default for PgInformationSchemaTypes {
+    fn default() -> Self {
+        Self {
+            rename: Arc::new(ScalarUDF::new_from_impl(PgDataTypeName {
+                signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+            })),
+        }
+    }
+}
 
 impl AnalyzerRule for PgInformationSchemaTypes {
     fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
-        let rename = Arc::new(ScalarUDF::new_from_impl(PgDataTypeName {
-            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
-        }));
         plan.transform_up_with_subqueries(|node| {
             let LogicalPlan::TableScan(scan) = &node else {
                 return Ok(Transformed::no(node));
@@ -119,7 +128,7 @@ impl AnalyzerRule for PgInformationSchemaTypes {
                 .map(|(qualifier, field)| {
                     let column = Expr::Column(Column::from((qualifier, field)));
                     if field.name() == "data_type" {
-                        rename
+                        self.rename
                             .call(vec![column])
                             .alias_qualified(qualifier.cloned(), "data_type")
                     } else {

@@ -7,6 +7,7 @@
 
 use std::ops::ControlFlow;
 
+use datafusion::sql::parser::{CopyToSource, DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{Expr, Query, Visit, Visitor};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -18,17 +19,15 @@ use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
 /// (PostgreSQL's "statement too complex" class) before they are planned.
 pub const MAX_NESTING: usize = 1000;
 
-/// Tracks the current and deepest nesting while visiting, stopping past the limit so the
-/// visit itself stays shallow.
+/// Tracks the nesting while visiting, stopping past the limit so the visit itself stays
+/// shallow.
 struct Nesting {
     now: usize,
-    deepest: usize,
 }
 
 impl Nesting {
     fn enter(&mut self) -> ControlFlow<()> {
         self.now += 1;
-        self.deepest = self.deepest.max(self.now);
         if self.now > MAX_NESTING {
             ControlFlow::Break(())
         } else {
@@ -59,19 +58,48 @@ impl Visitor for Nesting {
     }
 }
 
-/// Whether `sql` nests deeper than [`MAX_NESTING`]. Text that does not parse is not too deep:
-/// its syntax error is reported by the normal path.
-pub fn too_deep(sql: &str) -> bool {
+/// `sql` parsed as DataFusion parses it (it knows `COPY … TO 'file'` and `CREATE EXTERNAL
+/// TABLE`), or with sqlparser for what DataFusion's parser refuses (`COPY … FROM STDIN`);
+/// `None` when neither parses — the normal path then reports the syntax error. Nesting is
+/// parsed up to [`MAX_NESTING`] levels, so [`too_deep`] can measure it.
+pub fn parse(sql: &str) -> Option<Vec<DFStatement>> {
     let dialect = PostgreSqlDialect {};
-    let Ok(statements) = Parser::new(&dialect)
+    let datafusion = DFParserBuilder::new(sql)
+        .with_dialect(&dialect)
+        .with_recursion_limit(MAX_NESTING)
+        .build()
+        .and_then(|mut p| p.parse_statements());
+    if let Ok(statements) = datafusion {
+        return Some(statements.into_iter().collect());
+    }
+    let statements = Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
-    else {
-        return false;
-    };
-    let mut nesting = Nesting { now: 0, deepest: 0 };
-    statements.iter().any(|s| s.visit(&mut nesting).is_break())
+        .ok()?;
+    Some(
+        statements
+            .into_iter()
+            .map(|s| DFStatement::Statement(Box::new(s)))
+            .collect(),
+    )
+}
+
+/// Whether any of `statements` nests deeper than [`MAX_NESTING`].
+pub fn too_deep(statements: &[DFStatement]) -> bool {
+    fn visit(statement: &DFStatement, nesting: &mut Nesting) -> ControlFlow<()> {
+        match statement {
+            DFStatement::Statement(s) => s.visit(nesting),
+            DFStatement::CopyTo(copy) => match &copy.source {
+                CopyToSource::Query(query) => query.visit(nesting),
+                CopyToSource::Relation(_) => ControlFlow::Continue(()),
+            },
+            DFStatement::Explain(explain) => visit(&explain.statement, nesting),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+    let mut nesting = Nesting { now: 0 };
+    statements.iter().any(|s| visit(s, &mut nesting).is_break())
 }
 
 /// One statement of a query string, as written.
@@ -180,10 +208,14 @@ mod tests {
     }
 
     fn nesting_checks() {
+        let too_deep = |sql: &str| super::parse(sql).is_some_and(|s| super::too_deep(&s));
         let chain = |n: usize| format!("SELECT {}", vec!["1"; n].join(" + "));
-        assert!(!super::too_deep(&chain(super::MAX_NESTING - 5)));
-        assert!(super::too_deep(&chain(super::MAX_NESTING + 5)));
-        assert!(super::too_deep(&chain(50_000)));
+        assert!(!too_deep(&chain(super::MAX_NESTING - 5)));
+        assert!(too_deep(&chain(super::MAX_NESTING + 5)));
+        assert!(too_deep(&chain(50_000)));
+        // Also inside what only DataFusion's parser knows.
+        let copy = format!("COPY ({}) TO '/tmp/x.csv'", chain(super::MAX_NESTING + 5));
+        assert!(too_deep(&copy));
         let subqueries = |n: usize| {
             format!(
                 "SELECT * FROM {}(SELECT 1 AS a) t0{}",
@@ -191,9 +223,9 @@ mod tests {
                 ") t".repeat(n)
             )
         };
-        assert!(!super::too_deep(&subqueries(100)));
+        assert!(!too_deep(&subqueries(100)));
         // Not valid SQL: not "too deep", the syntax error is reported elsewhere.
-        assert!(!super::too_deep("SELEC 1"));
+        assert!(super::parse("SELEC 1").is_none());
     }
 
     use super::*;

@@ -43,8 +43,7 @@ use crate::files::FileAccess;
 use crate::sql_text::split_statements;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::sql::parser::{DFParser, Statement as DFStatement};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::parser::Statement as DFStatement;
 use pgwire::api::METADATA_USER;
 use std::sync::OnceLock;
 
@@ -59,21 +58,22 @@ pub struct QueryService {
     engine: Arc<Engine>,
     df: Arc<DfSessionService>,
     parser: Arc<StatementParser>,
-    files: Arc<ConnectionFiles>,
+    rules: Arc<ConnectionRules>,
     /// The connection's `COPY … FROM STDIN` while its data arrives.
     copy_in: std::sync::Mutex<Option<CopyInProgress>>,
 }
 
-/// What the logged-in user of one connection may do with server files, settled at its first
-/// statement (the user is known only after the startup exchange).
-pub struct ConnectionFiles {
+/// What one connection may run: statements nested too deeply are refused, and what the
+/// logged-in user may do with server files and the catalog is settled at its first statement
+/// (the user is known only after the startup exchange).
+pub struct ConnectionRules {
     engine: Arc<Engine>,
     users: Arc<Users>,
     session: Arc<SessionContext>,
     access: OnceLock<FileAccess>,
 }
 
-impl ConnectionFiles {
+impl ConnectionRules {
     fn access<C: ClientInfo + ?Sized>(&self, client: &C) -> &FileAccess {
         self.access.get_or_init(|| {
             let admin = client
@@ -82,7 +82,7 @@ impl ConnectionFiles {
                 .and_then(|user| self.users.get(user))
                 .is_some_and(|user| user.admin);
             let access = if admin {
-                FileAccess::ImportDirOnly(self.engine.import_dir().to_path_buf())
+                FileAccess::ImportDirOnly
             } else {
                 FileAccess::Denied
             };
@@ -91,38 +91,47 @@ impl ConnectionFiles {
         })
     }
 
+    /// What every query string goes through before it runs, parsed once: 54001 when it nests
+    /// too deeply to plan safely (see `sql_text::MAX_NESTING`; measured first, so the checks
+    /// after it never walk such a statement), then the connection's file and role checks.
+    /// Text that does not parse passes: the normal path reports its syntax error and runs
+    /// nothing.
+    fn admit<C: ClientInfo + ?Sized>(&self, client: &C, sql: &str) -> PgWireResult<()> {
+        let Some(statements) = crate::sql_text::parse(sql) else {
+            return Ok(());
+        };
+        if crate::sql_text::too_deep(&statements) {
+            let error = SqlError::new(
+                codes::STATEMENT_TOO_COMPLEX,
+                format!(
+                    "statement too complex: expressions or subqueries nested more than {} levels deep",
+                    crate::sql_text::MAX_NESTING
+                ),
+            )
+            .with_hint(
+                "a long chain of OR or + nests one level per term: use IN (…), a join with a \
+                 table of the values, or split the expression",
+            );
+            return Err(PgWireError::UserError(Box::new(error_info(&error))));
+        }
+        self.check(client, &statements)
+    }
+
     /// Refuses (42501) statements that would reach server files or declare sources beyond what
     /// the connection's user may: `COPY … TO 'file'` and `CREATE EXTERNAL TABLE` (also under
-    /// `EXPLAIN`). `read_excel` checks for itself.
-    fn check<C: ClientInfo + ?Sized>(&self, client: &C, text: &str) -> PgWireResult<()> {
+    /// `EXPLAIN`), and for a read-only user anything but reading. `read_excel` checks for
+    /// itself.
+    fn check<C: ClientInfo + ?Sized>(
+        &self,
+        client: &C,
+        statements: &[DFStatement],
+    ) -> PgWireResult<()> {
         let access = self.access(client);
-        let lower = text.to_ascii_lowercase();
-        // An admin's statements are parsed here only when they may name a file; a read-only
-        // user's always (what they may run is decided by the statement's kind).
-        if *access == FileAccess::Unrestricted
-            || (access.is_admin() && !(lower.contains("copy") || lower.contains("external")))
-        {
+        if *access == FileAccess::Unrestricted {
             return Ok(());
         }
-        // DataFusion's parser knows COPY … TO 'file' and CREATE EXTERNAL TABLE; what it
-        // refuses (COPY … FROM STDIN) is read with sqlparser's. A statement neither parses is
-        // reported by the normal path, and runs nothing.
-        let statements: Vec<DFStatement> =
-            match DFParser::parse_sql_with_dialect(text, &PostgreSqlDialect {}) {
-                Ok(statements) => statements.into_iter().collect(),
-                Err(_) => match datafusion::sql::sqlparser::parser::Parser::parse_sql(
-                    &PostgreSqlDialect {},
-                    text,
-                ) {
-                    Ok(statements) => statements
-                        .into_iter()
-                        .map(|s| DFStatement::Statement(Box::new(s)))
-                        .collect(),
-                    Err(_) => return Ok(()),
-                },
-            };
         let import_dir = self.engine.import_dir();
-        for statement in &statements {
+        for statement in statements {
             if !access.is_admin() {
                 check_read_only(statement).map_err(|e| pg_error(&e))?;
             }
@@ -246,18 +255,19 @@ impl QueryService {
     /// `memory_limit`: bytes the connection's queries may hold at once (DataFusion's memory
     /// pool, spilling where its operators can); beyond it a query fails with 53200.
     pub fn new(engine: Arc<Engine>, users: Arc<Users>, memory_limit: Option<usize>) -> Self {
+        // `state()` clones the settings and function registries; the catalog list inside is
+        // an `Arc`, so tables and views created by any connection are seen by all.
+        let mut state = engine.context().state();
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            // RESET returns to the settings the connection starts with.
             Arc::new(super::session::SessionResetHook::new(
-                engine.context().state().config_options().as_ref().clone(),
+                state.config_options().as_ref().clone(),
             )),
             Arc::new(CursorStatementHook),
             Arc::new(super::show::ShowSettingHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
         ];
-        // `state()` clones the settings and function registries; the catalog list inside is
-        // an `Arc`, so tables and views created by any connection are seen by all.
-        let mut state = engine.context().state();
         if let Some(limit) = memory_limit {
             // The connection's own pool over the engine's disk manager, caches and object
             // stores: one query at a time per connection, so this is the query's limit.
@@ -275,7 +285,7 @@ impl QueryService {
         }
         let session = Arc::new(SessionContext::new_with_state(state));
         let df = Arc::new(DfSessionService::new_with_hooks(session.clone(), hooks));
-        let files = Arc::new(ConnectionFiles {
+        let rules = Arc::new(ConnectionRules {
             engine: engine.clone(),
             users,
             session,
@@ -284,37 +294,17 @@ impl QueryService {
         let parser = Arc::new(StatementParser {
             engine: engine.clone(),
             inner: df.query_parser(),
-            files: files.clone(),
+            rules: rules.clone(),
             cursors: Default::default(),
         });
         Self {
             engine,
             df,
             parser,
-            files,
+            rules,
             copy_in: std::sync::Mutex::new(None),
         }
     }
-}
-
-/// 54001 for a statement nested too deeply to plan safely (see `sql_text::MAX_NESTING`).
-fn refuse_too_deep(sql: &str) -> PgWireResult<()> {
-    if !crate::sql_text::too_deep(sql) {
-        return Ok(());
-    }
-    let mut error = SqlError::new(
-        codes::STATEMENT_TOO_COMPLEX,
-        format!(
-            "statement too complex: expressions or subqueries nested more than {} levels deep",
-            crate::sql_text::MAX_NESTING
-        ),
-    );
-    error.hint = Some(
-        "a long chain of OR or + nests one level per term: use IN (…), a join with a table of \
-         the values, or split the expression"
-            .to_string(),
-    );
-    Err(PgWireError::UserError(Box::new(error_info(&error))))
 }
 
 /// Converts a DataFusion error into the error the client gets.
@@ -454,10 +444,7 @@ impl Stop {
     /// Starts a statement: reads the client's `statement_timeout` (as `datafusion-postgres`'s
     /// `SET` hook records it) and the connection's cancel generation.
     fn start<C: ClientInfo + ?Sized>(client: &C) -> Self {
-        let deadline = client
-            .metadata()
-            .get(super::session::STATEMENT_TIMEOUT_KEY)
-            .and_then(|m| m.parse::<u64>().ok())
+        let deadline = Some(super::session::statement_timeout_ms(client))
             .filter(|m| *m > 0)
             .map(|m| tokio::time::Instant::now() + std::time::Duration::from_millis(m));
         let cancel = client
@@ -577,7 +564,7 @@ impl QueryService {
     ) -> PgWireResult<Response> {
         match copy.map_err(super::copy::refusal)? {
             Copy::Out(copy) => {
-                stop.guard(super::copy::respond(&self.files.session, copy))
+                stop.guard(super::copy::respond(&self.rules.session, copy))
                     .await
             }
             Copy::In(_) if many => Err(super::copy::refusal(SqlError::new(
@@ -585,7 +572,7 @@ impl QueryService {
                 "COPY FROM STDIN must be sent as a query of its own",
             ))),
             Copy::In(copy) => {
-                let started = CopyInProgress::start(&self.files.session, copy).await?;
+                let started = CopyInProgress::start(&self.rules.session, copy).await?;
                 let columns = started.columns();
                 *self.copy_in.lock().expect("copy state lock") = Some(started);
                 Ok(Response::CopyIn(CopyResponse::new(
@@ -617,8 +604,7 @@ impl SimpleQueryHandler for QueryService {
             return Ok(vec![Response::EmptyQuery]);
         }
         self.engine.refresh().await.map_err(|e| pg_error(&e))?;
-        self.files.check(client, query)?;
-        refuse_too_deep(query)?;
+        self.rules.admit(client, query)?;
         let many = statements.len() > 1;
         let mut responses = Vec::new();
         for statement in statements {
@@ -724,7 +710,7 @@ impl ExtendedQueryHandler for QueryService {
 pub struct StatementParser {
     engine: Arc<Engine>,
     inner: Arc<Parser>,
-    files: Arc<ConnectionFiles>,
+    rules: Arc<ConnectionRules>,
     cursors: std::sync::Mutex<CursorSchemas>,
 }
 
@@ -754,7 +740,7 @@ impl StatementParser {
                     };
                     let query = query.to_string();
                     // A query that does not plan fails when the DECLARE runs; nothing to keep.
-                    let Ok(planned) = self.files.session.state().create_logical_plan(&query).await
+                    let Ok(planned) = self.rules.session.state().create_logical_plan(&query).await
                     else {
                         continue;
                     };
@@ -793,8 +779,7 @@ impl QueryParser for StatementParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        self.files.check(client, sql)?;
-        refuse_too_deep(sql)?;
+        self.rules.admit(client, sql)?;
         if let Some(ddl) = self.engine.owned_ddl(sql) {
             let statement = self.engine.owned_statement(&ddl);
             let plan = self
@@ -863,7 +848,7 @@ impl CopyHandler for QueryService {
         let Some(copy) = self.copy_in.lock().expect("copy state lock").take() else {
             return Err(protocol_error("CopyDone without a COPY FROM STDIN"));
         };
-        let rows = guarded(copy.finish(&self.files.session)).await?;
+        let rows = guarded(copy.finish(&self.rules.session)).await?;
         client
             .send(PgWireBackendMessage::CommandComplete(
                 Tag::new("COPY").with_rows(rows).into(),

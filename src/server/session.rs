@@ -72,14 +72,14 @@ impl SessionResetHook {
         let metadata = client.metadata_mut();
         match what {
             Reset::ALL => {
-                datafusion_postgres_client_reset(metadata, None);
+                forget_settings(metadata, None);
                 let state = session.state_ref();
                 *state.write().config_mut().options_mut() = self.defaults.clone();
             }
             Reset::ConfigurationParameter(name) => {
                 let name = name.to_string().to_ascii_lowercase();
                 if name == "statement_timeout" || METADATA_SETTINGS.contains(&name.as_str()) {
-                    datafusion_postgres_client_reset(metadata, Some(&name));
+                    forget_settings(metadata, Some(&name));
                 } else if let Some(entry) =
                     self.defaults.entries().into_iter().find(|e| e.key == name)
                 {
@@ -105,14 +105,20 @@ impl SessionResetHook {
 }
 
 /// Where `datafusion-postgres` keeps `SET statement_timeout` (its private `client` module).
-pub const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
+const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
+
+/// The connection's `statement_timeout` in milliseconds (0: none).
+pub fn statement_timeout_ms<C: ClientInfo + ?Sized>(client: &C) -> u64 {
+    client
+        .metadata()
+        .get(STATEMENT_TIMEOUT_KEY)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
 
 /// Forgets one (or, with `None`, every) setting `datafusion-postgres` keeps per connection:
 /// the statement timeout and the `SET` values it echoes back.
-fn datafusion_postgres_client_reset(
-    metadata: &mut std::collections::HashMap<String, String>,
-    name: Option<&str>,
-) {
+fn forget_settings(metadata: &mut std::collections::HashMap<String, String>, name: Option<&str>) {
     let forget = |key: &str| match name {
         None => true,
         Some("statement_timeout") => key == STATEMENT_TIMEOUT_KEY,

@@ -88,7 +88,7 @@ fn variable_name(statement: &Statement) -> Option<String> {
 
 /// A duration in milliseconds as PostgreSQL shows a time setting: in the largest unit that
 /// divides it (`7s`, `2min`, `1500ms`, `0` for none).
-pub fn pg_duration(ms: u64) -> String {
+fn pg_duration(ms: u64) -> String {
     const UNITS: [(&str, u64); 4] = [
         ("d", 86_400_000),
         ("h", 3_600_000),
@@ -105,22 +105,20 @@ pub fn pg_duration(ms: u64) -> String {
         .unwrap_or_else(|| format!("{ms}ms"))
 }
 
-/// `SHOW statement_timeout` in PostgreSQL's form (`datafusion-postgres` answers `7000ms` for
-/// what PostgreSQL calls `7s`; asyncpg and pgbouncer-style pools compare the text).
-fn statement_timeout(
+/// The answer to a `SHOW` this hook knows. `statement_timeout` is in PostgreSQL's form
+/// (`datafusion-postgres` answers `7000ms` for what PostgreSQL calls `7s`; asyncpg and
+/// pgbouncer-style pools compare the text).
+fn answer(
     statement: &Statement,
+    session: &SessionContext,
     client: &dyn HookClient,
 ) -> Option<PgWireResult<Response>> {
     let name = variable_name(statement)?;
-    if !name.eq_ignore_ascii_case("statement_timeout") {
-        return None;
+    if name.eq_ignore_ascii_case("statement_timeout") {
+        let ms = super::session::statement_timeout_ms(client);
+        return Some(show_response("statement_timeout", &pg_duration(ms)));
     }
-    let ms = client
-        .metadata()
-        .get(super::session::STATEMENT_TIMEOUT_KEY)
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    Some(show_response("statement_timeout", &pg_duration(ms)))
+    Some(setting(&name, session)?.and_then(|(n, v)| show_response(&n, &v)))
 }
 
 #[async_trait]
@@ -131,11 +129,7 @@ impl QueryHook for ShowSettingHook {
         session_context: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        if let Some(answer) = statement_timeout(statement, client) {
-            return Some(answer);
-        }
-        let name = variable_name(statement)?;
-        Some(setting(&name, session_context)?.and_then(|(n, v)| show_response(&n, &v)))
+        answer(statement, session_context, client)
     }
 
     async fn handle_extended_parse_query(
@@ -155,11 +149,7 @@ impl QueryHook for ShowSettingHook {
         session_context: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        if let Some(answer) = statement_timeout(statement, client) {
-            return Some(answer);
-        }
-        let name = variable_name(statement)?;
-        Some(setting(&name, session_context)?.and_then(|(n, v)| show_response(&n, &v)))
+        answer(statement, session_context, client)
     }
 }
 
