@@ -90,3 +90,58 @@ macro_rules! text_udf_impls {
     };
 }
 pub(crate) use text_udf_impls;
+
+/// The whole implementation of a function of one text argument with a text result:
+/// `$apply` (`fn(&str) -> Option<String>`) is applied to each value, NULL in, NULL out. The
+/// struct (with only a `signature` field) carries the `#[user_doc]`.
+macro_rules! text_to_text_udf {
+    ($ty:ident, $name:literal, $apply:expr) => {
+        crate::args::text_udf_impls!($ty);
+
+        impl datafusion::logical_expr::ScalarUDFImpl for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn signature(&self) -> &datafusion::logical_expr::Signature {
+                &self.signature
+            }
+
+            fn coerce_types(
+                &self,
+                arg_types: &[datafusion::arrow::datatypes::DataType],
+            ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::DataType>> {
+                crate::args::coerce(self.name(), arg_types, &[("text", "text")], 1)
+            }
+
+            fn return_type(
+                &self,
+                _arg_types: &[datafusion::arrow::datatypes::DataType],
+            ) -> datafusion::common::Result<datafusion::arrow::datatypes::DataType> {
+                Ok(datafusion::arrow::datatypes::DataType::Utf8)
+            }
+
+            fn invoke_with_args(
+                &self,
+                args: datafusion::logical_expr::ScalarFunctionArgs,
+            ) -> datafusion::common::Result<datafusion::logical_expr::ColumnarValue> {
+                use datafusion::arrow::array::{Array as _, AsArray as _};
+                let texts = crate::args::texts(&args)?;
+                let texts = texts.as_string::<i32>();
+                let mut out = datafusion::arrow::array::StringBuilder::with_capacity(
+                    texts.len(),
+                    texts.value_data().len(),
+                );
+                for value in texts.iter() {
+                    out.append_option(value.and_then($apply));
+                }
+                crate::scalar_or_array(&args.args, std::sync::Arc::new(out.finish()))
+            }
+
+            fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+                self.doc()
+            }
+        }
+    };
+}
+pub(crate) use text_to_text_udf;

@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 use phonenumber::country;
 
-use crate::args::{coerce, texts};
+use crate::args::coerce;
 use crate::clean::normalize::parse_phone;
 
 /// What replaces the hidden part of an e-mail's local part, whatever its length.
@@ -92,44 +92,6 @@ pub fn mask_partial(text: &str, start: usize, padding: &str, end: usize) -> Stri
     out
 }
 
-macro_rules! one_text_mask {
-    ($ty:ident, $name:literal, $apply:path) => {
-        crate::args::text_udf_impls!($ty);
-
-        impl ScalarUDFImpl for $ty {
-            fn name(&self) -> &str {
-                $name
-            }
-
-            fn signature(&self) -> &Signature {
-                &self.signature
-            }
-
-            fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-                coerce(self.name(), arg_types, &[("text", "text")], 1)
-            }
-
-            fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-                Ok(DataType::Utf8)
-            }
-
-            fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-                let texts = texts(&args)?;
-                let texts = texts.as_string::<i32>();
-                let mut out = StringBuilder::with_capacity(texts.len(), texts.value_data().len());
-                for value in texts.iter() {
-                    out.append_option(value.map($apply));
-                }
-                crate::scalar_or_array(&args.args, Arc::new(out.finish()))
-            }
-
-            fn documentation(&self) -> Option<&Documentation> {
-                self.doc()
-            }
-        }
-    };
-}
-
 #[user_doc(
     doc_section(label = "Data Masking Functions"),
     description = "A phone number with its middle digits hidden, for views of customer data: the national number keeps its first 3 and last 4 digits (from 11 digits up, so a Chinese mobile keeps its operator prefix; shorter numbers keep 2 and 2), written the same whatever the input format (`138 1234 5678`, `+86-138…`, full-width digits), with `+<country code> ` in front for numbers outside China. Text that is not a valid number keeps only its last 4 digits (other characters stay). NULL in, NULL out.",
@@ -150,7 +112,7 @@ pub struct MaskPhoneFunc {
     signature: Signature,
 }
 
-one_text_mask!(MaskPhoneFunc, "mask_phone", mask_phone);
+crate::args::text_to_text_udf!(MaskPhoneFunc, "mask_phone", |t| Some(mask_phone(t)));
 
 #[user_doc(
     doc_section(label = "Data Masking Functions"),
@@ -171,7 +133,7 @@ pub struct MaskEmailFunc {
     signature: Signature,
 }
 
-one_text_mask!(MaskEmailFunc, "mask_email", mask_email);
+crate::args::text_to_text_udf!(MaskEmailFunc, "mask_email", |t| Some(mask_email(t)));
 
 #[user_doc(
     doc_section(label = "Data Masking Functions"),

@@ -321,36 +321,4 @@ pub struct NormalizeTextFunc {
     signature: Signature,
 }
 
-crate::args::text_udf_impls!(NormalizeTextFunc);
-
-impl ScalarUDFImpl for NormalizeTextFunc {
-    fn name(&self) -> &str {
-        "normalize_text"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce(self.name(), arg_types, &[("text", "text")], 1)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let texts = texts(&args)?;
-        let texts = texts.as_string::<i32>();
-        let mut out = StringBuilder::with_capacity(texts.len(), texts.value_data().len());
-        for text in texts.iter() {
-            out.append_option(text.and_then(normalize_text));
-        }
-        crate::scalar_or_array(&args.args, Arc::new(out.finish()))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::args::text_to_text_udf!(NormalizeTextFunc, "normalize_text", normalize_text);

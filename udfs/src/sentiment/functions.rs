@@ -197,7 +197,9 @@ pub struct SentimentExplainFunc {
     signature: Signature,
 }
 
-crate::args::text_udf_impls!(SentimentExplainFunc);
+crate::args::text_to_text_udf!(SentimentExplainFunc, "sentiment_explain", |t| Some(
+    explanation(t)
+));
 
 /// `score …; word ±v (rules); …; notes`.
 pub fn explanation(text: &str) -> String {
@@ -217,38 +219,6 @@ pub fn explanation(text: &str) -> String {
     }
     parts.extend(scored.notes);
     parts.join("; ")
-}
-
-impl ScalarUDFImpl for SentimentExplainFunc {
-    fn name(&self) -> &str {
-        "sentiment_explain"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce(self.name(), arg_types, &[("text", "text")], 1)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let texts = texts(&args)?;
-        let texts = texts.as_string::<i32>();
-        let mut out = StringBuilder::new();
-        for text in texts.iter() {
-            out.append_option(text.map(explanation));
-        }
-        crate::scalar_or_array(&args.args, Arc::new(out.finish()))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
 }
 
 #[user_doc(
