@@ -99,6 +99,18 @@ fn java_lines(cases: &[Value]) -> String {
     out
 }
 
+impl Target {
+    /// What the Python and node drivers take: host, port, user, password, database, cases.
+    fn driver_args(&self) -> Vec<std::ffi::OsString> {
+        let port = self.port.to_string();
+        ["127.0.0.1", &port, self.user, self.password, self.dbname]
+            .into_iter()
+            .map(Into::into)
+            .chain([self.cases_json.clone().into_os_string()])
+            .collect()
+    }
+}
+
 fn target(
     name: &'static str,
     port: u16,
@@ -151,14 +163,7 @@ fn python_driver(driver: &str, t: &Target) -> Vec<Value> {
         Command::new(super::reference::python())
             .arg(compat_dir().join("py_driver.py"))
             .arg(driver)
-            .args([
-                "127.0.0.1",
-                &t.port.to_string(),
-                t.user,
-                t.password,
-                t.dbname,
-            ])
-            .arg(&t.cases_json),
+            .args(t.driver_args()),
     )
 }
 
@@ -167,14 +172,7 @@ fn node_driver(t: &Target) -> Vec<Value> {
         "node-postgres",
         Command::new("node")
             .arg(compat_dir().join("node_driver.js"))
-            .args([
-                "127.0.0.1",
-                &t.port.to_string(),
-                t.user,
-                t.password,
-                t.dbname,
-            ])
-            .arg(&t.cases_json),
+            .args(t.driver_args()),
     )
 }
 
