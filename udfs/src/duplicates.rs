@@ -3,7 +3,7 @@
 //! e-mails, whitespace and full-width forms, case), over all columns or the ones named.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, Int64Array, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take};
@@ -54,12 +54,7 @@ impl FindDuplicatesFunc {
 }
 
 pub fn table_function() -> TableFunction {
-    static FUNC: LazyLock<Arc<FindDuplicatesFunc>> = LazyLock::new(Default::default);
-    TableFunction {
-        name: NAME,
-        implementation: FUNC.clone() as Arc<dyn TableFunctionImpl>,
-        documentation: FUNC.documentation(),
-    }
+    crate::stateless_table_function!(NAME, FindDuplicatesFunc)
 }
 
 impl TableFunctionImpl for FindDuplicatesFunc {

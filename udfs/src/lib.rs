@@ -31,6 +31,22 @@ use datafusion::prelude::SessionContext;
 pub use models::store::ModelStore;
 pub use reference::reference_markdown;
 
+/// The [`TableFunction`] of a table function without state (a unit struct `$func`), made once
+/// for the life of the process so its documentation lives as long.
+macro_rules! stateless_table_function {
+    ($name:expr, $func:path) => {{
+        static FUNC: std::sync::LazyLock<std::sync::Arc<$func>> =
+            std::sync::LazyLock::new(|| std::sync::Arc::new($func));
+        crate::TableFunction {
+            name: $name,
+            implementation: FUNC.clone()
+                as std::sync::Arc<dyn datafusion::catalog::TableFunctionImpl>,
+            documentation: FUNC.documentation(),
+        }
+    }};
+}
+pub(crate) use stateless_table_function;
+
 /// A table function with its SQL name and documentation (DataFusion's table functions carry no
 /// documentation of their own).
 #[derive(Clone)]

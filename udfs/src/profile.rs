@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, RecordBatch,
@@ -55,12 +55,7 @@ impl ProfileFunc {
 }
 
 pub fn table_function() -> TableFunction {
-    static FUNC: LazyLock<Arc<ProfileFunc>> = LazyLock::new(Default::default);
-    TableFunction {
-        name: NAME,
-        implementation: FUNC.clone() as Arc<dyn TableFunctionImpl>,
-        documentation: FUNC.documentation(),
-    }
+    crate::stateless_table_function!(NAME, ProfileFunc)
 }
 
 fn output_schema() -> SchemaRef {

@@ -12,7 +12,7 @@
 //! brute-force search: time grows with (rows with a NULL) × (rows), fine up to about a hundred
 //! thousand rows.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
 use datafusion::arrow::compute::{cast, concat_batches};
@@ -69,12 +69,7 @@ impl KnnImputeFunc {
 }
 
 pub fn table_function() -> TableFunction {
-    static FUNC: LazyLock<Arc<KnnImputeFunc>> = LazyLock::new(Default::default);
-    TableFunction {
-        name: NAME,
-        implementation: FUNC.clone() as Arc<dyn TableFunctionImpl>,
-        documentation: FUNC.documentation(),
-    }
+    crate::stateless_table_function!(NAME, KnnImputeFunc)
 }
 
 fn k_arg(value: &ScalarValue) -> Result<usize> {

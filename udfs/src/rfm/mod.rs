@@ -8,7 +8,6 @@ pub mod segments;
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{ScalarUDF, WindowUDF};
 
 use crate::TableFunction;
@@ -29,13 +28,7 @@ pub fn rfm_score_window() -> Arc<WindowUDF> {
 }
 
 pub fn rfm_score_table() -> TableFunction {
-    static FUNC: LazyLock<Arc<rfm_score_table::RfmScoreTableFunc>> =
-        LazyLock::new(|| Arc::new(rfm_score_table::RfmScoreTableFunc));
-    TableFunction {
-        name: "rfm_score",
-        implementation: FUNC.clone() as Arc<dyn TableFunctionImpl>,
-        documentation: FUNC.documentation(),
-    }
+    crate::stateless_table_function!("rfm_score", rfm_score_table::RfmScoreTableFunc)
 }
 
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {

@@ -16,7 +16,6 @@ pub mod segment_agreement;
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, WindowUDF};
 
 use crate::TableFunction;
@@ -49,33 +48,18 @@ pub fn segment_agreement() -> Arc<AggregateUDF> {
 }
 
 pub fn kmeans_segment_table() -> TableFunction {
-    static FUNC: LazyLock<Arc<kmeans_segment_table::KMeansSegmentTableFunc>> =
-        LazyLock::new(|| Arc::new(kmeans_segment_table::KMeansSegmentTableFunc));
-    TableFunction {
-        name: "kmeans_segment",
-        implementation: FUNC.clone() as Arc<dyn TableFunctionImpl>,
-        documentation: FUNC.documentation(),
-    }
+    crate::stateless_table_function!(
+        "kmeans_segment",
+        kmeans_segment_table::KMeansSegmentTableFunc
+    )
 }
 
 pub fn kmeans_centers() -> TableFunction {
-    static FUNC: LazyLock<Arc<kmeans_centers::KMeansCentersTableFunc>> =
-        LazyLock::new(|| Arc::new(kmeans_centers::KMeansCentersTableFunc));
-    TableFunction {
-        name: "kmeans_centers",
-        implementation: FUNC.clone() as Arc<dyn TableFunctionImpl>,
-        documentation: FUNC.documentation(),
-    }
+    crate::stateless_table_function!("kmeans_centers", kmeans_centers::KMeansCentersTableFunc)
 }
 
 pub fn kmeans_choose_k() -> TableFunction {
-    static FUNC: LazyLock<Arc<kmeans_choose_k::KMeansChooseKTableFunc>> =
-        LazyLock::new(|| Arc::new(kmeans_choose_k::KMeansChooseKTableFunc));
-    TableFunction {
-        name: "kmeans_choose_k",
-        implementation: FUNC.clone() as Arc<dyn TableFunctionImpl>,
-        documentation: FUNC.documentation(),
-    }
+    crate::stateless_table_function!("kmeans_choose_k", kmeans_choose_k::KMeansChooseKTableFunc)
 }
 
 pub fn window_functions() -> Vec<Arc<WindowUDF>> {
