@@ -363,7 +363,7 @@ fn build_session(
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
     // Delta's planner is DataFusion's default planner plus the physical nodes Delta's writer
     // uses, so CREATE TABLE AS and INSERT can hand their plans to `deltalake` in this session.
-    let mut state = SessionStateBuilder::new()
+    let mut builder = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
         .with_query_planner(DeltaPlanner::new())
@@ -372,22 +372,17 @@ fn build_session(
             Arc::new(crate::excel::ExcelTableFactory {
                 import_dir: import_dir.to_path_buf(),
             }),
-        )
-        .with_table_factory(
-            "POSTGRES".to_string(),
+        );
+    for kind in SourceKind::ALL {
+        builder = builder.with_table_factory(
+            kind.stored_as().to_string(),
             Arc::new(SourceTableFactory {
-                kind: SourceKind::Postgres,
+                kind,
                 sources: sources.clone(),
             }),
-        )
-        .with_table_factory(
-            "MYSQL".to_string(),
-            Arc::new(SourceTableFactory {
-                kind: SourceKind::Mysql,
-                sources: sources.clone(),
-            }),
-        )
-        .build();
+        );
+    }
+    let mut state = builder.build();
     // information_schema.columns.data_type in PostgreSQL's names (after DataFusion's rules).
     state.add_analyzer_rule(Arc::new(
         crate::info_schema::PgInformationSchemaTypes::default(),

@@ -41,6 +41,15 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    pub const ALL: [SourceKind; 2] = [SourceKind::Postgres, SourceKind::Mysql];
+
+    /// The kind a `STORED AS` name declares (any case), if it is a database source's.
+    pub fn from_stored_as(name: &str) -> Option<SourceKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.stored_as().eq_ignore_ascii_case(name))
+    }
+
     /// The `STORED AS` name.
     pub fn stored_as(self) -> &'static str {
         match self {

@@ -338,8 +338,8 @@ impl Catalog {
         // in, so a relative path would silently point somewhere else later.
         // (A database source's LOCATION is a table name, not a path; an Excel table's relative
         // path is taken in the import directory.)
-        let relative_ok =
-            ["POSTGRES", "MYSQL", "EXCEL"].contains(&cmd.file_type.to_uppercase().as_str());
+        let relative_ok = cmd.file_type.eq_ignore_ascii_case("EXCEL")
+            || crate::sources::SourceKind::from_stored_as(&cmd.file_type).is_some();
         if let Some(relative) = cmd
             .locations
             .iter()

@@ -40,6 +40,7 @@ use super::copy::{Copy, CopyInProgress};
 use crate::engine::{CommandTag, Engine};
 use crate::error::{SqlError, codes, describe};
 use crate::files::FileAccess;
+use crate::sources::SourceKind;
 use crate::sql_text::split_statements;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -226,21 +227,23 @@ fn check_statement(
             absolute(&copy.target, "COPY TO")
         }
         DFStatement::CreateExternalTable(create) => {
-            let kind = create.file_type.to_uppercase();
-            if kind == "POSTGRES" || kind == "MYSQL" {
+            if let Some(kind) = SourceKind::from_stored_as(&create.file_type) {
                 if access.is_admin() {
                     return Ok(());
                 }
                 return Err(SqlError::new(
                     codes::INSUFFICIENT_PRIVILEGE,
-                    format!("permission denied: only an admin may declare {kind} tables"),
+                    format!(
+                        "permission denied: only an admin may declare {} tables",
+                        kind.stored_as()
+                    ),
                 )
                 .into_datafusion());
             }
             for location in &create.locations {
                 access.check(location, import_dir, "CREATE EXTERNAL TABLE")?;
                 // Excel tables take relative paths in the import directory, as read_excel does.
-                if kind != "EXCEL" {
+                if !create.file_type.eq_ignore_ascii_case("EXCEL") {
                     absolute(location, "CREATE EXTERNAL TABLE")?;
                 }
             }
