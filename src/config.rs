@@ -10,6 +10,7 @@
 //! # a PostgreSQL SCRAM-SHA-256 verifier, as `huaxiang passwd analyst` writes it
 //! password = "SCRAM-SHA-256$4096:...$...:..."
 //! admin = false
+//! roles = ["analysts"]   # GRANT … TO analysts reaches this user
 //! ```
 //!
 //! Unknown keys are errors, so a typo does not silently leave a setting at its default.
@@ -71,9 +72,12 @@ pub struct ServerConfig {
 pub struct UserConfig {
     /// A SCRAM-SHA-256 verifier in PostgreSQL's format (never the password itself).
     pub password: String,
-    /// Admins may run DDL (and, later, train models and read server files).
+    /// Admins may run DDL, train models, grant and read files of the import directory.
     #[serde(default)]
     pub admin: bool,
+    /// The roles the user is a member of; `GRANT … TO role` reaches every member.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 impl Config {
@@ -88,6 +92,13 @@ impl Config {
         let config: Config =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
         for (name, user) in &config.users {
+            for role in std::iter::once(name).chain(&user.roles) {
+                if role.is_empty() || role.eq_ignore_ascii_case("public") {
+                    anyhow::bail!(
+                        "user {name}: \"{role}\" cannot name a user or role (PUBLIC means everyone)"
+                    );
+                }
+            }
             if user.password.trim().is_empty() {
                 anyhow::bail!("user {name} has no password; run `huaxiang passwd {name}`");
             }
@@ -220,6 +231,21 @@ mod tests {
         assert!(err.to_string().contains("prot"), "{err}");
         let err = Config::parse("colour = 1\n").unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn public_names_no_user_or_role() {
+        let verifier = crate::server::auth::make_verifier("pw");
+        let err = Config::parse(&format!(
+            "[users.a]\npassword = \"{verifier}\"\nroles = [\"PUBLIC\"]\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("PUBLIC means everyone"), "{err}");
+        let config = Config::parse(&format!(
+            "[users.a]\npassword = \"{verifier}\"\nroles = [\"analyst\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(config.users["a"].roles, ["analyst"]);
     }
 
     #[test]

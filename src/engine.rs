@@ -36,8 +36,17 @@ pub struct EngineOptions {
     /// Where relative file names of `read_excel` are looked up and, over the wire, the only
     /// place SQL may reach server files (default `<data dir>/imports`).
     pub import_dir: Option<PathBuf>,
-    /// The users `pg_roles` lists: name and whether an admin.
-    pub roles: Vec<(String, bool)>,
+    /// The users and their roles (`pg_roles`; the grantees GRANT accepts).
+    pub roles: Vec<RoleInfo>,
+}
+
+/// A user or a role users are members of, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleInfo {
+    pub name: String,
+    pub admin: bool,
+    /// Users log in; roles named only in users' `roles` lists do not.
+    pub login: bool,
 }
 
 impl EngineOptions {
@@ -47,7 +56,11 @@ impl EngineOptions {
             create_data_dir: true,
             sources: Arc::new(Sources::default()),
             import_dir: None,
-            roles: vec![(crate::config::DEFAULT_USER.to_string(), true)],
+            roles: vec![RoleInfo {
+                name: crate::config::DEFAULT_USER.to_string(),
+                admin: true,
+                login: true,
+            }],
         }
     }
 
@@ -59,8 +72,21 @@ impl EngineOptions {
             self.roles = config
                 .users
                 .iter()
-                .map(|(name, user)| (name.clone(), user.admin))
+                .map(|(name, user)| RoleInfo {
+                    name: name.clone(),
+                    admin: user.admin,
+                    login: true,
+                })
                 .collect();
+            for role in config.users.values().flat_map(|u| &u.roles) {
+                if !self.roles.iter().any(|r| &r.name == role) {
+                    self.roles.push(RoleInfo {
+                        name: role.clone(),
+                        admin: false,
+                        login: false,
+                    });
+                }
+            }
         }
         self
     }
@@ -83,7 +109,7 @@ pub struct CommandTag {
 }
 
 impl CommandTag {
-    fn new(command: &str) -> Self {
+    pub(crate) fn new(command: &str) -> Self {
         Self {
             command: command.to_string(),
             rows: None,
@@ -119,6 +145,7 @@ pub struct OwnedDdl {
 pub struct Engine {
     ctx: SessionContext,
     catalog: Arc<Catalog>,
+    roles: Vec<RoleInfo>,
     import_dir: PathBuf,
     compat: PostgresCompatibilityParser,
 }
@@ -152,6 +179,7 @@ impl Engine {
         Ok(Arc::new(Self {
             ctx,
             catalog,
+            roles: options.roles.clone(),
             import_dir,
             compat: PostgresCompatibilityParser::new(),
         }))
@@ -184,6 +212,15 @@ impl Engine {
                 access,
             }),
         );
+    }
+
+    /// Runs GRANT, REVOKE or a masking statement (the caller has checked the user is an admin).
+    pub async fn execute_access(
+        &self,
+        statement: &crate::privileges::AccessStatement,
+    ) -> Result<CommandTag> {
+        self.refresh().await?;
+        crate::privileges::execute(statement, &self.catalog, &self.roles).await
     }
 
     /// Picks up DDL another process made on the same data dir since the last statement.
@@ -354,7 +391,7 @@ fn build_session(
     catalog: &Arc<Catalog>,
     sources: &Arc<Sources>,
     import_dir: &Path,
-    roles: &[(String, bool)],
+    roles: &[RoleInfo],
 ) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE, PUBLIC_SCHEMA)
@@ -424,24 +461,24 @@ pub async fn plan_sql(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
 /// user may log in.
 #[derive(Debug, Clone)]
 struct UserRoles {
-    users: Vec<(String, bool)>,
+    users: Vec<RoleInfo>,
 }
 
 #[async_trait::async_trait]
 impl PgCatalogContextProvider for UserRoles {
     async fn roles(&self) -> Vec<String> {
-        self.users.iter().map(|(name, _)| name.clone()).collect()
+        self.users.iter().map(|r| r.name.clone()).collect()
     }
 
     async fn role(&self, name: &str) -> Option<Role> {
-        let (name, admin) = self.users.iter().find(|(n, _)| n == name)?;
+        let role = self.users.iter().find(|r| r.name == name)?;
         Some(Role {
-            name: name.clone(),
-            is_superuser: *admin,
-            can_login: true,
+            name: role.name.clone(),
+            is_superuser: role.admin,
+            can_login: role.login,
             can_create_db: false,
-            can_create_role: *admin,
-            can_create_user: *admin,
+            can_create_role: role.admin,
+            can_create_user: role.admin,
             can_replication: false,
             grants: Vec::new(),
             inherited_roles: Vec::new(),

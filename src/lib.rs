@@ -11,6 +11,7 @@ pub mod excel;
 pub mod files;
 pub mod info_schema;
 pub mod pg_compat;
+pub mod privileges;
 pub mod server;
 pub mod sources;
 pub mod sql_text;

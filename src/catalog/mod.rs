@@ -13,6 +13,7 @@
 //! moment leaves either the old catalog or the new one, never a half-made table; directories no
 //! entry points to are removed on the next start. Row changes (INSERT) are Delta commits.
 
+pub mod access;
 pub mod managed_table;
 pub mod storage_types;
 
@@ -63,6 +64,9 @@ struct CatalogFile {
     /// Relations of the `public` schema by name. Views are replayed in `seq` order.
     relations: BTreeMap<String, Entry>,
     next_seq: u64,
+    /// Grants and masking rules by relation (see [`access`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    access: BTreeMap<String, access::RelationAccess>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -117,6 +121,8 @@ pub enum RelationKind {
 pub struct Catalog {
     data_dir: PathBuf,
     loaded: RwLock<BTreeMap<String, Loaded>>,
+    /// Grants and masks as last read or written.
+    access: RwLock<BTreeMap<String, access::RelationAccess>>,
     /// What `catalog.json` looked like when last read or written, to notice other processes.
     stamp: Mutex<Option<FileStamp>>,
     /// Serialises DDL inside this process; the lock file serialises it between processes.
@@ -157,6 +163,7 @@ impl Catalog {
         Ok(Arc::new(Self {
             data_dir,
             loaded: RwLock::new(BTreeMap::new()),
+            access: RwLock::new(BTreeMap::new()),
             stamp: Mutex::new(None),
             ddl: tokio::sync::Mutex::new(()),
         }))
@@ -446,11 +453,13 @@ impl Catalog {
             .into_datafusion());
         }
         let mut removed_dirs = Vec::new();
-        for dropped in std::iter::once(&name).chain(dependents.iter()) {
-            if let Some(Entry::Table { dir, .. }) = file.relations.remove(dropped) {
+        let dropped: Vec<&String> = std::iter::once(&name).chain(dependents.iter()).collect();
+        for relation in &dropped {
+            if let Some(Entry::Table { dir, .. }) = file.relations.remove(*relation) {
                 removed_dirs.push(dir);
             }
         }
+        access::forget(&mut file.access, &dropped);
         self.write_file(&file)?;
         for dir in removed_dirs {
             let path = self.data_dir.join(TABLES_DIR).join(dir);
@@ -488,6 +497,7 @@ impl Catalog {
 
     /// Builds providers for every entry of `file` and makes them the visible relations.
     async fn install(&self, file: &CatalogFile, state: &SessionState) {
+        self.publish_access(&file.access);
         let mut next: BTreeMap<String, Loaded> = BTreeMap::new();
         let mut entries: Vec<(&String, &Entry)> = file.relations.iter().collect();
         entries.sort_by_key(|(_, e)| e.seq());

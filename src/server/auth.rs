@@ -90,6 +90,8 @@ pub fn make_verifier(password: &str) -> String {
 pub struct UserEntry {
     pub verifier: ScramVerifier,
     pub admin: bool,
+    /// The roles the user is a member of.
+    pub roles: Vec<String>,
 }
 
 /// The users a server accepts.
@@ -114,6 +116,7 @@ impl Users {
                 UserEntry {
                     verifier,
                     admin: true,
+                    roles: Vec::new(),
                 },
             );
             return Ok(Self {
@@ -130,6 +133,7 @@ impl Users {
                     verifier: ScramVerifier::parse(&user.password)
                         .map_err(|e| format!("user {name}: {e}"))?,
                     admin: user.admin,
+                    roles: user.roles.clone(),
                 },
             );
         }

@@ -40,6 +40,7 @@ use super::copy::{Copy, CopyInProgress};
 use crate::engine::{CommandTag, Engine};
 use crate::error::{SqlError, codes, describe};
 use crate::files::FileAccess;
+use crate::privileges::{AccessStatement, MaskingRule, Principal};
 use crate::sources::SourceKind;
 use crate::sql_text::split_statements;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -71,25 +72,52 @@ pub struct ConnectionRules {
     engine: Arc<Engine>,
     users: Arc<Users>,
     session: Arc<SessionContext>,
-    access: OnceLock<FileAccess>,
+    identity: OnceLock<Identity>,
+}
+
+/// Who the connection's user is and what they may reach.
+struct Identity {
+    access: FileAccess,
+    principal: Principal,
 }
 
 impl ConnectionRules {
-    fn access<C: ClientInfo + ?Sized>(&self, client: &C) -> &FileAccess {
-        self.access.get_or_init(|| {
-            let admin = client
+    /// The user's identity; on first use it also restricts the session to what the user may
+    /// reach: server files by `read_excel`, and masked columns for users without UNMASK.
+    fn identity<C: ClientInfo + ?Sized>(&self, client: &C) -> &Identity {
+        self.identity.get_or_init(|| {
+            let user = client
                 .metadata()
                 .get(METADATA_USER)
-                .and_then(|user| self.users.get(user))
-                .is_some_and(|user| user.admin);
-            let access = if admin {
+                .cloned()
+                .unwrap_or_default();
+            let entry = self.users.get(&user);
+            let principal = Principal {
+                roles: entry.map(|u| u.roles.clone()).unwrap_or_default(),
+                admin: entry.is_some_and(|u| u.admin),
+                user,
+            };
+            let access = if principal.admin {
                 FileAccess::ImportDirOnly
             } else {
+                self.session.add_analyzer_rule(Arc::new(MaskingRule::new(
+                    self.engine.catalog().clone(),
+                    principal.clone(),
+                )));
                 FileAccess::Denied
             };
             self.engine.restrict_files(&self.session, access.clone());
-            access
+            Identity { access, principal }
         })
+    }
+
+    /// 42501 unless the user is an admin.
+    fn require_admin<C: ClientInfo + ?Sized>(&self, client: &C, what: &str) -> PgWireResult<()> {
+        if self.identity(client).principal.admin {
+            Ok(())
+        } else {
+            Err(pg_error(&needs_admin(what)))
+        }
     }
 
     /// What every query string goes through before it runs, parsed once: 54001 when it nests
@@ -127,7 +155,7 @@ impl ConnectionRules {
         client: &C,
         statements: &[DFStatement],
     ) -> PgWireResult<()> {
-        let access = self.access(client);
+        let Identity { access, principal } = self.identity(client);
         if *access == FileAccess::Unrestricted {
             return Ok(());
         }
@@ -138,6 +166,8 @@ impl ConnectionRules {
             }
             check_statement(access, import_dir, statement).map_err(|e| pg_error(&e))?;
         }
+        crate::privileges::check_reads(statements, principal, self.engine.catalog())
+            .map_err(|e| PgWireError::UserError(Box::new(error_info(&e))))?;
         Ok(())
     }
 }
@@ -145,17 +175,19 @@ impl ConnectionRules {
 /// The functions that change trained models (admin only, like DDL).
 const MODEL_WRITERS: [&str; 2] = ["train_model", "drop_model"];
 
-/// A user without the admin role reads: DDL, writes and model training answer 42501.
+fn needs_admin(what: &str) -> datafusion::error::DataFusionError {
+    SqlError::new(
+        codes::INSUFFICIENT_PRIVILEGE,
+        format!("permission denied: {what} needs the admin role"),
+    )
+    .with_hint("Ask an admin, or set `admin = true` for the user in huaxiang.toml.")
+    .into_datafusion()
+}
+
+/// A user without the admin role reads: DDL, writes, grants and model training answer 42501.
 fn check_read_only(statement: &DFStatement) -> datafusion::error::Result<()> {
     use datafusion::sql::sqlparser::ast::{Statement as Sql, visit_relations};
-    let denied = |what: &str| {
-        Err(SqlError::new(
-            codes::INSUFFICIENT_PRIVILEGE,
-            format!("permission denied: {what} needs the admin role"),
-        )
-        .with_hint("Ask an admin, or set `admin = true` for the user in huaxiang.toml.")
-        .into_datafusion())
-    };
+    let denied = |what: &str| Err(needs_admin(what));
     match statement {
         DFStatement::CreateExternalTable(_) => denied("CREATE EXTERNAL TABLE"),
         DFStatement::CopyTo(_) => denied("COPY"),
@@ -172,6 +204,8 @@ fn check_read_only(statement: &DFStatement) -> datafusion::error::Result<()> {
             Sql::CreateSchema { .. } | Sql::CreateDatabase { .. } => denied("CREATE SCHEMA"),
             Sql::CreateFunction(_) => denied("CREATE FUNCTION"),
             Sql::CreateIndex(_) => denied("CREATE INDEX"),
+            Sql::Grant(_) => denied("GRANT"),
+            Sql::Revoke(_) => denied("REVOKE"),
             // COPY … TO STDOUT is a query whose rows go to the client.
             Sql::Copy {
                 to: true,
@@ -292,7 +326,7 @@ impl QueryService {
             engine: engine.clone(),
             users,
             session,
-            access: OnceLock::new(),
+            identity: OnceLock::new(),
         });
         let parser = Arc::new(StatementParser {
             engine: engine.clone(),
@@ -557,6 +591,21 @@ async fn materialize(response: Response) -> Response {
 }
 
 impl QueryService {
+    /// Runs GRANT, REVOKE or a masking statement, for admins only.
+    async fn run_access<C: ClientInfo + ?Sized>(
+        &self,
+        client: &C,
+        parsed: Result<AccessStatement, SqlError>,
+    ) -> PgWireResult<Response> {
+        let statement = parsed.map_err(|e| PgWireError::UserError(Box::new(error_info(&e))))?;
+        self.rules.require_admin(client, statement.command())?;
+        self.engine
+            .execute_access(&statement)
+            .await
+            .map(command_response)
+            .map_err(|e| pg_error(&e))
+    }
+
     /// The answer to a `COPY … TO STDOUT` (its rows) or `COPY … FROM STDIN` (the go-ahead for
     /// the client's data, which the connection's `CopyHandler` then receives).
     async fn copy_response(
@@ -612,12 +661,20 @@ impl SimpleQueryHandler for QueryService {
         let mut responses = Vec::new();
         for statement in statements {
             let stop = Stop::start(client);
+            let access = crate::privileges::parse(statement.text);
             let result = match (
+                access,
                 super::copy::parse(statement.text),
                 self.engine.owned_ddl(statement.text),
             ) {
-                (Some(copy), _) => self.copy_response(copy, many, &stop).await.map(|r| vec![r]),
-                (None, Some(ddl)) => {
+                (Some(access), _, _) => stop
+                    .guard(self.run_access(client, access))
+                    .await
+                    .map(|r| vec![r]),
+                (None, Some(copy), _) => {
+                    self.copy_response(copy, many, &stop).await.map(|r| vec![r])
+                }
+                (None, None, Some(ddl)) => {
                     stop.guard(async {
                         self.engine
                             .execute_owned(statement.text, ddl)
@@ -627,7 +684,7 @@ impl SimpleQueryHandler for QueryService {
                     })
                     .await
                 }
-                (None, None) => {
+                (None, None, None) => {
                     stop.guard(<DfSessionService as SimpleQueryHandler>::do_query(
                         &self.df,
                         client,
@@ -686,6 +743,9 @@ impl ExtendedQueryHandler for QueryService {
     {
         let (text, parsed) = &portal.statement.statement;
         let stop = Stop::start(client);
+        if let Some(access) = crate::privileges::parse(text) {
+            return stop.guard(self.run_access(client, access)).await;
+        }
         if let Some((_, LogicalPlan::Ddl(_))) = parsed
             && let Some(ddl) = self.engine.owned_ddl(text)
         {
@@ -783,6 +843,11 @@ impl QueryParser for StatementParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         self.rules.admit(client, sql)?;
+        if let Some(access) = crate::privileges::parse(sql) {
+            // Planned by nobody: it answers a command tag when executed.
+            access.map_err(|e| PgWireError::UserError(Box::new(error_info(&e))))?;
+            return Ok(Some((sql.to_string(), None)));
+        }
         if let Some(ddl) = self.engine.owned_ddl(sql) {
             let statement = self.engine.owned_statement(&ddl);
             let plan = self

@@ -326,6 +326,14 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
             "{sql}: {err}"
         );
     }
+    // Reading a table needs a grant, as in PostgreSQL.
+    let (ok, _, err) = ask("ana", "SELECT count(*) FROM t1");
+    assert!(
+        !ok && err.contains("42501: permission denied for table t1"),
+        "{err}"
+    );
+    let (ok, _, err) = ask("boss", "GRANT SELECT ON t1 TO ana");
+    assert!(ok, "{err}");
     assert_eq!(ask("ana", "SELECT count(*) FROM t1").1, "1");
     // pg_roles lists the configured users, also for DBeaver's role query.
     assert_eq!(
@@ -365,6 +373,7 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
         ),
     );
     assert!(ok, "{err}");
+    assert!(ask("boss", "GRANT SELECT ON shop TO ana").0);
     assert_eq!(ask("ana", "SELECT count(*) FROM shop").1, "3");
     // A relative workbook path is taken in the import directory, as read_excel's is.
     let (ok, _, err) = ask(
@@ -372,6 +381,7 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
         "CREATE EXTERNAL TABLE shop2 STORED AS EXCEL LOCATION 'book.xlsx' OPTIONS ('sheet' '客户')",
     );
     assert!(ok, "{err}");
+    assert!(ask("boss", "GRANT SELECT ON shop2 TO ana").0);
     assert_eq!(ask("ana", "SELECT count(*) FROM shop2").1, "3");
 
     // ... and nothing outside it, however the path is written.

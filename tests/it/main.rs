@@ -6,6 +6,7 @@ mod compat;
 mod docs;
 mod durability;
 mod excel;
+mod governance;
 mod identity;
 mod realdb;
 mod reference;

@@ -342,6 +342,16 @@ fn postgres_and_mariadb_tables_are_queried_in_place() {
     let server = ServerProcess::start(&dir, &[]);
     let ask = |user: &str, pw: &str, sql: &str| psql_as(&server, user, pw, sql);
     let out = ask(
+        "boss",
+        "admin-pw",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ask(
         "ana",
         "analyst-pw",
         "SELECT count(*) FROM erp_orders WHERE amount > 100",
