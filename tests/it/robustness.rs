@@ -570,3 +570,212 @@ fn deeply_nested_statements_are_54001_not_a_crash() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The workload's statements, each with the parameter it is run with (extended protocol) or
+/// none (simple protocol); every answer is read as text rows so any wrong value shows.
+const WORKLOAD: &[(&str, Option<i64>)] = &[
+    ("SELECT count(*), sum(amount)::text FROM orders", None),
+    (
+        "SELECT city, count(*) FROM customers GROUP BY city ORDER BY city",
+        None,
+    ),
+    (
+        "SELECT count(*), coalesce(sum(amount), 0)::text FROM orders \
+         WHERE customer_id = (SELECT min(customer_id) FROM customers) + $1",
+        Some(17),
+    ),
+    (
+        "SELECT count(*), coalesce(sum(amount), 0)::text FROM orders \
+         WHERE customer_id = (SELECT min(customer_id) FROM customers) + $1",
+        Some(4242),
+    ),
+    (
+        "SELECT segment, count(*) FROM rfm_score('SELECT customer_id, order_ts, amount FROM orders WHERE customer_id % 10 = 0', \
+         DATE '2026-11-01', 5, 'cn') \
+         GROUP BY segment ORDER BY segment",
+        None,
+    ),
+    (
+        "SELECT sentiment_tag(text), count(*) FROM reviews WHERE review_id % 10 = 0 \
+         GROUP BY 1 ORDER BY 1",
+        None,
+    ),
+    (
+        "SELECT c.channel, count(DISTINCT o.customer_id) FROM customers c \
+         JOIN orders o ON o.customer_id = c.customer_id WHERE c.customer_id % 7 = $1 \
+         GROUP BY c.channel ORDER BY c.channel",
+        Some(3),
+    ),
+];
+
+async fn workload_answer(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    parameter: Option<i64>,
+) -> Result<Vec<Vec<Option<String>>>, tokio_postgres::Error> {
+    match parameter {
+        None => {
+            let mut rows = Vec::new();
+            for message in client.simple_query(sql).await? {
+                if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+                    rows.push(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_string))
+                            .collect(),
+                    );
+                }
+            }
+            Ok(rows)
+        }
+        Some(p) => {
+            // Typed reads over the binary format: every column of these is int8 or text.
+            let statement = client.prepare(sql).await?;
+            let rows = client.query(&statement, &[&p]).await?;
+            Ok(rows
+                .iter()
+                .map(|row| {
+                    (0..row.len())
+                        .map(|i| match row.columns()[i].type_() {
+                            &tokio_postgres::types::Type::INT8 => {
+                                row.get::<_, Option<i64>>(i).map(|v| v.to_string())
+                            }
+                            _ => row.get::<_, Option<String>>(i),
+                        })
+                        .collect()
+                })
+                .collect())
+        }
+    }
+}
+
+/// 50 clients at once, each running the mixed workload (simple and extended protocol, joins,
+/// our table and scalar functions, a transaction, its own settings) over and over for a bounded
+/// time on the demo data: every answer equals the one a single client got alone, no error, and
+/// one connection's `SET` never shows in another.
+#[test]
+fn fifty_clients_running_a_mixed_workload_get_only_right_answers() {
+    let server = ServerProcess::start(demo_dir(), &[]);
+    let url = server.url();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        let mut expected = Vec::new();
+        for (sql, parameter) in WORKLOAD {
+            let started = std::time::Instant::now();
+            let answer = workload_answer(&client, sql, *parameter)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            assert!(!answer.is_empty(), "{sql} gave no rows");
+            eprintln!("{:?} for one client alone: {sql}", started.elapsed());
+            expected.push(answer);
+        }
+        let expected = std::sync::Arc::new(expected);
+        let until = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut tasks = Vec::new();
+        for i in 0..50usize {
+            let url = url.clone();
+            let expected = expected.clone();
+            tasks.push(tokio::spawn(async move {
+                let (client, connection) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+                tokio::spawn(connection);
+                let timeout = format!("{}s", 601 + i);
+                client
+                    .batch_execute(&format!("SET statement_timeout = '{timeout}'"))
+                    .await?;
+                let mut done = 0usize;
+                let mut round = 0usize;
+                loop {
+                    for k in 0..WORKLOAD.len() {
+                        // Each client starts at its own place in the list.
+                        let which = (k + i + round) % WORKLOAD.len();
+                        let (sql, parameter) = WORKLOAD[which];
+                        let answer = workload_answer(&client, sql, parameter).await?;
+                        assert_eq!(answer, expected[which], "client {i}: {sql}");
+                        done += 1;
+                    }
+                    client.batch_execute("BEGIN").await?;
+                    let row = client
+                        .query_one("SELECT count(*) FROM customers", &[])
+                        .await?;
+                    assert!(row.get::<_, i64>(0) > 0);
+                    client.batch_execute("COMMIT").await?;
+                    let shown = client.simple_query("SHOW statement_timeout").await?;
+                    let shown = shown.iter().find_map(|m| match m {
+                        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                        _ => None,
+                    });
+                    assert_eq!(shown.as_deref(), Some(timeout.as_str()), "client {i}");
+                    round += 1;
+                    if tokio::time::Instant::now() >= until {
+                        return Ok::<usize, tokio_postgres::Error>(done);
+                    }
+                }
+            }));
+        }
+        let mut total = 0;
+        for (i, task) in tasks.into_iter().enumerate() {
+            let done = task
+                .await
+                .unwrap_or_else(|e| panic!("client {i} failed: {e}"))
+                .unwrap_or_else(|e| panic!("client {i}: {e}"));
+            total += done;
+        }
+        assert!(total >= 50 * WORKLOAD.len(), "{total} statements");
+        eprintln!("mixed workload: {total} statements by 50 clients, all right");
+    });
+    healthy(&server);
+}
+
+/// The server's resident memory in KiB.
+fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A client that asks for a huge result and never reads it: the server stops producing rows
+/// when the socket is full (memory stays flat rather than buffering the result), everyone else
+/// is served meanwhile, and when the client goes away its query ends.
+#[test]
+fn a_client_that_never_reads_holds_no_memory_and_blocks_nobody() {
+    use bytes::BytesMut;
+    use postgres_protocol::message::frontend;
+    let mut server = ServerProcess::start(demo_dir(), &[]);
+    healthy(&server);
+    let pid = server.pid();
+    let before = resident_kib(pid);
+    let mut silent = raw_login(server.port);
+    let mut out = BytesMut::new();
+    // About 10 GB of rows if it were all produced.
+    frontend::query(
+        "SELECT value, repeat('x', 1000) FROM generate_series(1, 10000000)",
+        &mut out,
+    )
+    .unwrap();
+    silent.write_all(&out).unwrap();
+    let mut peak = before;
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(500));
+        healthy(&server);
+        peak = peak.max(resident_kib(pid));
+    }
+    let grown_mib = peak.saturating_sub(before) / 1024;
+    assert!(
+        grown_mib < 512,
+        "the server buffered an unread result: {grown_mib} MiB more"
+    );
+    drop(silent);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(server.is_running());
+    healthy(&server);
+    eprintln!("never-reading client: resident memory grew by {grown_mib} MiB at most");
+}
