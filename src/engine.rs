@@ -437,6 +437,7 @@ fn build_session(
     )
     .map_err(|e| *e)?;
     crate::pg_compat::register(&ctx);
+    crate::pg_proc::register(&ctx, DATABASE);
     // Trained models live beside the tables, one JSON file each, replaced atomically.
     let models = huaxiang_udfs::models::store::DirStore::open(&catalog.data_dir().join("models"))
         .map_err(datafusion::error::DataFusionError::Execution)?;

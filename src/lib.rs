@@ -11,6 +11,7 @@ pub mod excel;
 pub mod files;
 pub mod info_schema;
 pub mod pg_compat;
+pub mod pg_proc;
 pub mod privileges;
 pub mod server;
 pub mod sources;

@@ -54,6 +54,33 @@ fn psql_lists_tables_describes_orders_and_streams_100k_rows() {
         );
     }
 
+    // \df lists our functions with their arguments and result types.
+    let df = stdout(&psql(&server, &["-c", "\\df"]));
+    for (name, result, arguments) in [
+        ("mask_phone", "text", "text text"),
+        (
+            "rfm_segment",
+            "text",
+            "r_score bigint, f_score bigint, m_score bigint",
+        ),
+        ("rfm_score", "SETOF record", "query \"any\", as_of \"any\""),
+        (
+            "segment_agreement",
+            "double precision",
+            "labels_a text, labels_b text",
+        ),
+    ] {
+        assert!(
+            df.lines().any(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                cells.get(1) == Some(&name)
+                    && cells.get(2) == Some(&result)
+                    && cells.get(3) == Some(&arguments)
+            }),
+            "\\df does not list {name}({arguments}) -> {result}:\n{df}"
+        );
+    }
+
     let rows = stdout(&psql(
         &server,
         &[

@@ -1,0 +1,614 @@
+//! Our functions in `pg_catalog.pg_proc`, so psql's `\df` and DBeaver's function lists show
+//! them with their arguments and result types, and `pg_get_function_result`,
+//! `pg_get_function_arguments` and `pg_get_function_identity_arguments` describe them.
+//!
+//! `datafusion-pg-catalog` serves `pg_proc` as a fixed copy of PostgreSQL's built-in functions
+//! (schema `pg_catalog`). This wraps its `pg_catalog` schema and answers `pg_proc` with those
+//! rows plus one row per function of the `udfs` crate (and per arity when trailing arguments are
+//! optional), in schema `public`. Argument types come from the functions' own signatures: each
+//! is asked which argument types it accepts (DataFusion's coercion, as when planning a call),
+//! trying the types users pass — text, double precision, bigint, boolean, timestamptz, date —
+//! and the first combination it takes unchanged is the one shown; the result type is what the
+//! function says it returns for those. Table functions take constants whose types they check
+//! themselves, so their arguments are `"any"` and their result `SETOF record`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float32Array, Int16Array, Int32Array, RecordBatch,
+    StringArray, StringBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int32Type, SchemaRef, TimeUnit};
+use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::logical_expr::function::WindowUDFFieldArgs;
+use datafusion::logical_expr::type_coercion::functions::{UDFCoercionExt, fields_with_udf};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
+use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::prelude::SessionContext;
+
+/// Our functions' oids start here, far above PostgreSQL's built-ins and the oids
+/// `datafusion-pg-catalog` hands out to relations (from 16384, one per object).
+const FIRST_OID: i32 = 1_000_000;
+
+/// A PostgreSQL type: its oid and name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PgType {
+    oid: i32,
+    name: &'static str,
+}
+
+const ANY: PgType = PgType {
+    oid: 2276,
+    name: "\"any\"",
+};
+
+/// The PostgreSQL type clients see for an Arrow type (as the wire encoding describes it).
+fn pg_type(data_type: &DataType) -> PgType {
+    let (oid, name) = match data_type {
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => (25, "text"),
+        DataType::Float64 => (701, "double precision"),
+        DataType::Float32 => (700, "real"),
+        DataType::Int64 | DataType::UInt64 | DataType::UInt32 => (20, "bigint"),
+        DataType::Int32 | DataType::UInt16 => (23, "integer"),
+        DataType::Int16 | DataType::Int8 | DataType::UInt8 => (21, "smallint"),
+        DataType::Boolean => (16, "boolean"),
+        DataType::Date32 | DataType::Date64 => (1082, "date"),
+        DataType::Timestamp(_, Some(_)) => (1184, "timestamp with time zone"),
+        DataType::Timestamp(_, None) => (1114, "timestamp without time zone"),
+        DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => (1700, "numeric"),
+        DataType::List(f) | DataType::LargeList(f) => match pg_type(f.data_type()).oid {
+            25 => (1009, "text[]"),
+            701 => (1022, "double precision[]"),
+            20 => (1016, "bigint[]"),
+            23 => (1007, "integer[]"),
+            _ => return ANY,
+        },
+        DataType::Struct(_) => (2249, "record"),
+        _ => return ANY,
+    };
+    PgType { oid, name }
+}
+
+/// One row of our functions in `pg_proc`.
+#[derive(Debug, Clone)]
+struct ProcRow {
+    oid: i32,
+    name: String,
+    /// `f` function, `a` aggregate, `w` window.
+    kind: &'static str,
+    /// Set-returning (table functions).
+    set: bool,
+    args: Vec<(String, PgType)>,
+    result: PgType,
+}
+
+impl ProcRow {
+    fn result_text(&self) -> String {
+        if self.set {
+            "SETOF record".to_string()
+        } else {
+            self.result.name.to_string()
+        }
+    }
+
+    fn arguments_text(&self) -> String {
+        self.args
+            .iter()
+            .map(|(name, t)| format!("{name} {}", t.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The types tried for each argument, in order of preference.
+fn candidates() -> [DataType; 6] {
+    [
+        DataType::Utf8,
+        DataType::Float64,
+        DataType::Int64,
+        DataType::Boolean,
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        DataType::Date32,
+    ]
+}
+
+/// More arguments than this are shown as `"any"` rather than searched (6^5 combinations).
+const MAX_PROBED_ARGS: usize = 5;
+
+/// The first combination of candidate types `accepts` takes unchanged.
+fn probe(arity: usize, accepts: &dyn Fn(&[FieldRef]) -> bool) -> Option<Vec<DataType>> {
+    if arity > MAX_PROBED_ARGS {
+        return None;
+    }
+    let candidates = candidates();
+    let mut choice = vec![0usize; arity];
+    loop {
+        let fields: Vec<FieldRef> = choice
+            .iter()
+            .map(|&c| Arc::new(Field::new("a", candidates[c].clone(), true)))
+            .collect();
+        if accepts(&fields) {
+            return Some(fields.iter().map(|f| f.data_type().clone()).collect());
+        }
+        // The next combination, first argument fastest.
+        let mut i = 0;
+        loop {
+            if i == arity {
+                return None;
+            }
+            choice[i] += 1;
+            if choice[i] < candidates.len() {
+                break;
+            }
+            choice[i] = 0;
+            i += 1;
+        }
+    }
+}
+
+/// Whether `function` accepts `fields` without changing their types.
+fn takes_unchanged<F: UDFCoercionExt>(function: &F, fields: &[FieldRef]) -> bool {
+    fields_with_udf(fields, function).is_ok_and(|coerced| {
+        coerced
+            .iter()
+            .zip(fields)
+            .all(|(c, f)| c.data_type() == f.data_type())
+    })
+}
+
+/// Argument names and the arities a function is called with, from its documentation: the
+/// names of `arguments`, and in `syntax_example` the arguments after a `[` are optional.
+fn arities(doc: Option<&Documentation>) -> (Vec<String>, Vec<usize>) {
+    let Some(doc) = doc else {
+        return (Vec::new(), vec![0]);
+    };
+    let names: Vec<String> = doc
+        .arguments
+        .as_ref()
+        .map(|args| args.iter().map(|(name, _)| name.clone()).collect())
+        .unwrap_or_default();
+    let inside = doc
+        .syntax_example
+        .split_once('(')
+        .map(|(_, rest)| rest.rsplit_once(')').map_or(rest, |(args, _)| args))
+        .unwrap_or("");
+    let required_text = inside.split('[').next().unwrap_or("");
+    let required = required_text
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .count()
+        .min(names.len());
+    let arities = if inside.contains('[') {
+        (required..=names.len()).collect()
+    } else {
+        vec![names.len()]
+    };
+    (names, arities)
+}
+
+/// Our functions, one row per name and arity, in name order; computed once.
+fn our_functions() -> &'static [ProcRow] {
+    static ROWS: OnceLock<Vec<ProcRow>> = OnceLock::new();
+    ROWS.get_or_init(|| {
+        let mut rows: BTreeMap<(String, usize), ProcRow> = BTreeMap::new();
+        let mut add = |name: &str,
+                       kind: &'static str,
+                       set: bool,
+                       doc: Option<&Documentation>,
+                       typed: &dyn Fn(&[DataType]) -> Option<PgType>,
+                       accepts: &dyn Fn(&[FieldRef]) -> bool| {
+            let (names, arities) = arities(doc);
+            for arity in arities {
+                let probed = if set { None } else { probe(arity, accepts) };
+                let args = (0..arity)
+                    .map(|i| {
+                        let t = probed.as_ref().map_or(ANY, |types| pg_type(&types[i]));
+                        (names.get(i).cloned().unwrap_or_default(), t)
+                    })
+                    .collect();
+                let result = probed.as_deref().and_then(typed).unwrap_or(ANY);
+                rows.insert(
+                    (name.to_string(), arity),
+                    ProcRow {
+                        oid: 0,
+                        name: name.to_string(),
+                        kind,
+                        set,
+                        args,
+                        result,
+                    },
+                );
+            }
+        };
+        let fields = |types: &[DataType]| -> Vec<FieldRef> {
+            types
+                .iter()
+                .map(|t| Arc::new(Field::new("a", t.clone(), true)))
+                .collect()
+        };
+        for udf in huaxiang_udfs::scalar_functions() {
+            let result = |types: &[DataType]| {
+                let fields = fields(types);
+                let scalars = vec![None; fields.len()];
+                udf.return_field_from_args(ReturnFieldArgs {
+                    arg_fields: &fields,
+                    scalar_arguments: &scalars,
+                })
+                .ok()
+                .map(|f| pg_type(f.data_type()))
+            };
+            let accepts = |f: &[FieldRef]| takes_unchanged(udf.as_ref(), f);
+            add(
+                udf.name(),
+                "f",
+                false,
+                udf.documentation(),
+                &result,
+                &accepts,
+            );
+        }
+        for udaf in huaxiang_udfs::aggregate_functions() {
+            let result = |types: &[DataType]| {
+                udaf.return_field(&fields(types))
+                    .ok()
+                    .map(|f| pg_type(f.data_type()))
+            };
+            let accepts = |f: &[FieldRef]| takes_unchanged(udaf.as_ref(), f);
+            add(
+                udaf.name(),
+                "a",
+                false,
+                udaf.documentation(),
+                &result,
+                &accepts,
+            );
+        }
+        for udwf in huaxiang_udfs::window_functions() {
+            let result = |types: &[DataType]| {
+                let fields = fields(types);
+                udwf.field(WindowUDFFieldArgs::new(&fields, udwf.name()))
+                    .ok()
+                    .map(|f| pg_type(f.data_type()))
+            };
+            let accepts = |f: &[FieldRef]| takes_unchanged(udwf.as_ref(), f);
+            add(
+                udwf.name(),
+                "w",
+                false,
+                udwf.documentation(),
+                &result,
+                &accepts,
+            );
+        }
+        for table in huaxiang_udfs::table_functions() {
+            add(
+                table.name,
+                "f",
+                true,
+                table.documentation,
+                &|_| None,
+                &|_| false,
+            );
+        }
+        rows.into_values()
+            .enumerate()
+            .map(|(i, mut row)| {
+                row.oid = FIRST_OID + i as i32;
+                row
+            })
+            .collect()
+    })
+}
+
+fn by_oid(oid: i32) -> Option<&'static ProcRow> {
+    let rows = our_functions();
+    let index = usize::try_from(oid.checked_sub(FIRST_OID)?).ok()?;
+    rows.get(index)
+}
+
+/// Replaces `pg_catalog` in `ctx`'s catalog `database` by one whose `pg_proc` lists our
+/// functions too, and registers the `pg_get_function_*` functions.
+pub fn register(ctx: &SessionContext, database: &str) {
+    if let Some(catalog) = ctx.catalog(database)
+        && let Some(inner) = catalog.schema("pg_catalog")
+    {
+        let _ = catalog.register_schema("pg_catalog", Arc::new(PgCatalogWithOurs { inner }));
+    }
+    for (name, describe) in [
+        ("pg_get_function_result", Describe::Result),
+        ("pg_get_function_arguments", Describe::Arguments),
+        ("pg_get_function_identity_arguments", Describe::Arguments),
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(DescribeFunction {
+            name,
+            describe,
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![DataType::Int32]),
+                    TypeSignature::Exact(vec![DataType::Int64]),
+                ],
+                Volatility::Stable,
+            ),
+        }));
+    }
+}
+
+/// `pg_catalog` with our functions in `pg_proc`.
+#[derive(Debug)]
+struct PgCatalogWithOurs {
+    inner: Arc<dyn SchemaProvider>,
+}
+
+#[async_trait]
+impl SchemaProvider for PgCatalogWithOurs {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let table = self.inner.table(name).await?;
+        if !name.eq_ignore_ascii_case("pg_proc") {
+            return Ok(table);
+        }
+        let Some(builtins) = table else {
+            return Ok(None);
+        };
+        let namespaces = self.inner.table("pg_namespace").await?;
+        Ok(Some(Arc::new(PgProc {
+            builtins,
+            namespaces,
+        })))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
+/// `pg_proc`: PostgreSQL's built-ins, then ours.
+#[derive(Debug)]
+struct PgProc {
+    builtins: Arc<dyn TableProvider>,
+    namespaces: Option<Arc<dyn TableProvider>>,
+}
+
+impl PgProc {
+    /// The oid `pg_namespace` gives schema `public` (handed out when first listed).
+    async fn public_oid(&self, state: &dyn Session) -> Result<Option<i32>> {
+        let Some(namespaces) = &self.namespaces else {
+            return Ok(None);
+        };
+        let plan = namespaces.scan(state, None, &[], None).await?;
+        for batch in collect(plan, state.task_ctx()).await? {
+            let (Some(oid), Some(name)) =
+                (batch.column_by_name("oid"), batch.column_by_name("nspname"))
+            else {
+                continue;
+            };
+            let oid = cast(oid, &DataType::Int32)?;
+            let name = cast(name, &DataType::Utf8)?;
+            let (oid, name) = (oid.as_primitive::<Int32Type>(), name.as_string::<i32>());
+            for i in 0..batch.num_rows() {
+                if name.is_valid(i) && name.value(i) == "public" && oid.is_valid(i) {
+                    return Ok(Some(oid.value(i)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Our rows in `pg_proc`'s columns; columns not set here are NULL.
+    fn our_rows(&self, schema: &SchemaRef, namespace: Option<i32>) -> Result<RecordBatch> {
+        let rows = our_functions();
+        let n = rows.len();
+        let text = |f: &dyn Fn(&ProcRow) -> Option<String>| -> ArrayRef {
+            Arc::new(rows.iter().map(f).collect::<StringArray>())
+        };
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let column: ArrayRef = match field.name().as_str() {
+                    "oid" => Arc::new(rows.iter().map(|r| r.oid).collect::<Int32Array>()),
+                    "proname" => text(&|r| Some(r.name.clone())),
+                    "pronamespace" => Arc::new(Int32Array::from(vec![namespace; n])),
+                    "proowner" => Arc::new(Int32Array::from(vec![10; n])),
+                    // internal (12): compiled into the server
+                    "prolang" => Arc::new(Int32Array::from(vec![12; n])),
+                    "procost" => Arc::new(Float32Array::from(vec![1.0; n])),
+                    "prorows" => Arc::new(
+                        rows.iter()
+                            .map(|r| if r.set { 1000.0 } else { 0.0 })
+                            .collect::<Float32Array>(),
+                    ),
+                    "provariadic" => Arc::new(Int32Array::from(vec![0; n])),
+                    "prosupport" => text(&|_| Some("-".to_string())),
+                    "prokind" => text(&|r| Some(r.kind.to_string())),
+                    "prosecdef" | "proleakproof" | "proisstrict" => {
+                        Arc::new(BooleanArray::from(vec![false; n]))
+                    }
+                    "proretset" => {
+                        Arc::new(rows.iter().map(|r| Some(r.set)).collect::<BooleanArray>())
+                    }
+                    "provolatile" => text(&|_| Some("s".to_string())),
+                    "proparallel" => text(&|_| Some("s".to_string())),
+                    "pronargs" => Arc::new(
+                        rows.iter()
+                            .map(|r| r.args.len() as i16)
+                            .collect::<Int16Array>(),
+                    ),
+                    "pronargdefaults" => Arc::new(Int16Array::from(vec![0; n])),
+                    "prorettype" => Arc::new(
+                        rows.iter()
+                            .map(|r| if r.set { 2249 } else { r.result.oid })
+                            .collect::<Int32Array>(),
+                    ),
+                    "proargtypes" => text(&|r| {
+                        Some(
+                            r.args
+                                .iter()
+                                .map(|(_, t)| t.oid.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        )
+                    }),
+                    "proargnames" => text(&|r| {
+                        (!r.args.is_empty()).then(|| {
+                            let names: Vec<&str> = r.args.iter().map(|(n, _)| n.as_str()).collect();
+                            format!("{{{}}}", names.join(","))
+                        })
+                    }),
+                    "prosrc" => text(&|r| Some(r.name.clone())),
+                    _ => datafusion::arrow::array::new_null_array(field.data_type(), n),
+                };
+                if column.data_type() == field.data_type() {
+                    Ok(column)
+                } else {
+                    Ok(cast(&column, field.data_type())?)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }
+}
+
+#[async_trait]
+impl TableProvider for PgProc {
+    fn schema(&self) -> SchemaRef {
+        self.builtins.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = self.schema();
+        let plan = self.builtins.scan(state, None, &[], None).await?;
+        let mut batches = collect(plan, state.task_ctx()).await?;
+        let namespace = self.public_oid(state).await?;
+        batches.push(self.our_rows(&schema, namespace)?);
+        Ok(MemorySourceConfig::try_new_exec(
+            &[batches],
+            schema,
+            projection.cloned(),
+        )?)
+    }
+}
+
+/// `pg_get_function_result(oid)` and friends: for our functions, their result or argument
+/// list as PostgreSQL writes it; NULL for other oids (PostgreSQL's built-ins are not
+/// described).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DescribeFunction {
+    name: &'static str,
+    describe: Describe,
+    signature: Signature,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Describe {
+    Result,
+    Arguments,
+}
+
+impl ScalarUDFImpl for DescribeFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let describe = |oid: Option<i64>| {
+            oid.and_then(|o| i32::try_from(o).ok())
+                .and_then(by_oid)
+                .map(|row| match self.describe {
+                    Describe::Result => row.result_text(),
+                    Describe::Arguments => row.arguments_text(),
+                })
+        };
+        match &args.args[0] {
+            ColumnarValue::Scalar(value) => {
+                let oid = match value {
+                    ScalarValue::Int32(v) => v.map(i64::from),
+                    ScalarValue::Int64(v) => *v,
+                    _ => None,
+                };
+                Ok(ColumnarValue::Scalar(ScalarValue::Utf8(describe(oid))))
+            }
+            ColumnarValue::Array(array) => {
+                let oids = cast(array, &DataType::Int64)?;
+                let oids = oids.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+                let mut out = StringBuilder::new();
+                for i in 0..oids.len() {
+                    let oid = oids.is_valid(i).then(|| oids.value(i));
+                    out.append_option(describe(oid));
+                }
+                Ok(ColumnarValue::Array(Arc::new(out.finish())))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_functions_have_types_from_their_signatures() {
+        let rows = our_functions();
+        let find = |name: &str, arity: usize| {
+            rows.iter()
+                .find(|r| r.name == name && r.args.len() == arity)
+                .unwrap_or_else(|| panic!("{name}/{arity} not in pg_proc"))
+        };
+        let mask = find("mask_partial", 4);
+        assert_eq!(
+            mask.arguments_text(),
+            "text text, keep_start double precision, padding text, keep_end double precision"
+        );
+        assert_eq!(mask.result_text(), "text");
+        let score = find("sentiment_score", 1);
+        assert_eq!(score.result_text(), "double precision");
+        assert_eq!(find("segment_agreement", 2).kind, "a");
+        let rfm = rows
+            .iter()
+            .find(|r| r.name == "rfm_score" && r.set)
+            .unwrap();
+        assert_eq!(rfm.result_text(), "SETOF record");
+        // Every function is there, with distinct oids.
+        for name in huaxiang_udfs::function_names() {
+            assert!(rows.iter().any(|r| r.name == name), "{name} missing");
+        }
+        let mut oids: Vec<i32> = rows.iter().map(|r| r.oid).collect();
+        oids.dedup();
+        assert_eq!(oids.len(), rows.len());
+        assert_eq!(
+            by_oid(mask.oid).map(|r| r.name.as_str()),
+            Some("mask_partial")
+        );
+        assert!(by_oid(871).is_none());
+    }
+}
