@@ -214,6 +214,25 @@ impl Engine {
         );
     }
 
+    /// `sql` with PostgreSQL constructs DataFusion cannot plan rewritten (see
+    /// [`crate::sql_text::rewrite_array_subqueries`]), or `None` when there are none, so the text
+    /// goes on exactly as written. Statements are read as `datafusion-postgres` reads them
+    /// (whole client catalog queries it knows are replaced by simpler ones first), so its own
+    /// replacements still apply.
+    pub fn rewrite_for_engine(&self, sql: &str) -> Option<String> {
+        if !crate::sql_text::may_have_array_subquery(sql) {
+            return None;
+        }
+        let mut statements = self.compat.parse(sql).ok()?;
+        crate::sql_text::rewrite_array_subqueries(&mut statements).then(|| {
+            statements
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
     /// Runs GRANT, REVOKE or a masking statement (the caller has checked the user is an admin).
     pub async fn execute_access(
         &self,
@@ -342,6 +361,8 @@ impl Engine {
         }
         self.refresh().await?;
         let state = self.ctx.state();
+        let rewritten = self.rewrite_for_engine(text);
+        let text = rewritten.as_deref().unwrap_or(text);
         let statement = match state.sql_to_statement(text, &Dialect::PostgreSQL)? {
             DfStatement::Statement(s) => DfStatement::Statement(Box::new(self.compat.rewrite(*s))),
             other => other,
@@ -437,7 +458,7 @@ fn build_session(
     )
     .map_err(|e| *e)?;
     crate::pg_compat::register(&ctx);
-    crate::pg_proc::register(&ctx, DATABASE);
+    crate::pg_proc::register(&ctx, DATABASE, catalog.clone());
     // Trained models live beside the tables, one JSON file each, replaced atomically.
     let models = huaxiang_udfs::models::store::DirStore::open(&catalog.data_dir().join("models"))
         .map_err(datafusion::error::DataFusionError::Execution)?;

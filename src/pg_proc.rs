@@ -11,17 +11,24 @@
 //! and the first combination it takes unchanged is the one shown; the result type is what the
 //! function says it returns for those. Table functions take constants whose types they check
 //! themselves, so their arguments are `"any"` and their result `SETOF record`.
+//!
+//! The same wrapper notes which oid `pg_class` gave each table of `public` whenever it is read,
+//! so `pg_table_size(oid)`, `pg_relation_size` and `pg_total_relation_size` (psql's `\dt+`,
+//! DBeaver's table statistics) report the bytes the table takes in the data dir
+//! (`datafusion-pg-catalog`'s own versions answer 0 for every table).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float32Array, Int16Array, Int32Array, RecordBatch,
-    StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, Float32Array, Int16Array, Int32Array, Int64Array,
+    RecordBatch, StringArray,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int32Type, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Int32Type, Int64Type, SchemaRef, TimeUnit,
+};
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::TableType;
@@ -34,6 +41,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::SessionContext;
+
+use crate::catalog::Catalog;
 
 /// Our functions' oids start here, far above PostgreSQL's built-ins and the oids
 /// `datafusion-pg-catalog` hands out to relations (from 16384, one per object).
@@ -315,13 +324,35 @@ fn by_oid(oid: i32) -> Option<&'static ProcRow> {
     rows.get(index)
 }
 
+/// The oid `pg_class` gave each relation of `public`, as last read.
+type RelationOids = Arc<RwLock<HashMap<i32, String>>>;
+
 /// Replaces `pg_catalog` in `ctx`'s catalog `database` by one whose `pg_proc` lists our
-/// functions too, and registers the `pg_get_function_*` functions.
-pub fn register(ctx: &SessionContext, database: &str) {
+/// functions too, and registers the `pg_get_function_*` and size functions.
+pub fn register(ctx: &SessionContext, database: &str, tables: Arc<Catalog>) {
+    let oids = RelationOids::default();
     if let Some(catalog) = ctx.catalog(database)
         && let Some(inner) = catalog.schema("pg_catalog")
     {
-        let _ = catalog.register_schema("pg_catalog", Arc::new(PgCatalogWithOurs { inner }));
+        let _ = catalog.register_schema(
+            "pg_catalog",
+            Arc::new(PgCatalogWithOurs {
+                inner,
+                oids: oids.clone(),
+            }),
+        );
+    }
+    for name in [
+        "pg_table_size",
+        "pg_relation_size",
+        "pg_total_relation_size",
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(RelationSize {
+            name,
+            oids: oids.clone(),
+            catalog: tables.clone(),
+            signature: oid_signature(),
+        }));
     }
     for (name, describe) in [
         ("pg_get_function_result", Describe::Result),
@@ -331,14 +362,46 @@ pub fn register(ctx: &SessionContext, database: &str) {
         ctx.register_udf(ScalarUDF::new_from_impl(DescribeFunction {
             name,
             describe,
-            signature: Signature::one_of(
-                vec![
-                    TypeSignature::Exact(vec![DataType::Int32]),
-                    TypeSignature::Exact(vec![DataType::Int64]),
-                ],
-                Volatility::Stable,
-            ),
+            signature: oid_signature(),
         }));
+    }
+}
+
+/// One argument, an oid (int4 as `pg_class.oid` is, or int8 as a literal is).
+fn oid_signature() -> Signature {
+    Signature::one_of(
+        vec![
+            TypeSignature::Exact(vec![DataType::Int32]),
+            TypeSignature::Exact(vec![DataType::Int64]),
+        ],
+        Volatility::Stable,
+    )
+}
+
+/// Applies `f` to each oid of a one-argument call.
+fn map_oids<T>(
+    args: &ScalarFunctionArgs,
+    f: impl Fn(i64) -> Option<T>,
+    finish: impl Fn(Vec<Option<T>>) -> ArrayRef,
+    scalar: impl Fn(Option<T>) -> ScalarValue,
+) -> Result<ColumnarValue> {
+    match &args.args[0] {
+        ColumnarValue::Scalar(value) => {
+            let oid = match value {
+                ScalarValue::Int32(v) => v.map(i64::from),
+                ScalarValue::Int64(v) => *v,
+                _ => None,
+            };
+            Ok(ColumnarValue::Scalar(scalar(oid.and_then(&f))))
+        }
+        ColumnarValue::Array(array) => {
+            let oids = cast(array, &DataType::Int64)?;
+            let oids = oids.as_primitive::<Int64Type>();
+            let values = (0..oids.len())
+                .map(|i| oids.is_valid(i).then(|| oids.value(i)).and_then(&f))
+                .collect();
+            Ok(ColumnarValue::Array(finish(values)))
+        }
     }
 }
 
@@ -346,6 +409,7 @@ pub fn register(ctx: &SessionContext, database: &str) {
 #[derive(Debug)]
 struct PgCatalogWithOurs {
     inner: Arc<dyn SchemaProvider>,
+    oids: RelationOids,
 }
 
 #[async_trait]
@@ -356,17 +420,22 @@ impl SchemaProvider for PgCatalogWithOurs {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let table = self.inner.table(name).await?;
-        if !name.eq_ignore_ascii_case("pg_proc") {
-            return Ok(table);
-        }
-        let Some(builtins) = table else {
+        let Some(table) = table else {
             return Ok(None);
         };
         let namespaces = self.inner.table("pg_namespace").await?;
-        Ok(Some(Arc::new(PgProc {
-            builtins,
-            namespaces,
-        })))
+        Ok(Some(match name.to_ascii_lowercase().as_str() {
+            "pg_proc" => Arc::new(PgProc {
+                builtins: table,
+                namespaces,
+            }),
+            "pg_class" => Arc::new(PgClass {
+                inner: table,
+                namespaces,
+                oids: self.oids.clone(),
+            }),
+            _ => table,
+        }))
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -381,10 +450,13 @@ struct PgProc {
     namespaces: Option<Arc<dyn TableProvider>>,
 }
 
-impl PgProc {
-    /// The oid `pg_namespace` gives schema `public` (handed out when first listed).
-    async fn public_oid(&self, state: &dyn Session) -> Result<Option<i32>> {
-        let Some(namespaces) = &self.namespaces else {
+/// The oid `pg_namespace` gives schema `public` (handed out when first listed).
+async fn public_oid(
+    namespaces: &Option<Arc<dyn TableProvider>>,
+    state: &dyn Session,
+) -> Result<Option<i32>> {
+    {
+        let Some(namespaces) = namespaces else {
             return Ok(None);
         };
         let plan = namespaces.scan(state, None, &[], None).await?;
@@ -405,7 +477,9 @@ impl PgProc {
         }
         Ok(None)
     }
+}
 
+impl PgProc {
     /// Our rows in `pg_proc`'s columns; columns not set here are NULL.
     fn our_rows(&self, schema: &SchemaRef, namespace: Option<i32>) -> Result<RecordBatch> {
         let rows = our_functions();
@@ -501,13 +575,134 @@ impl TableProvider for PgProc {
         let schema = self.schema();
         let plan = self.builtins.scan(state, None, &[], None).await?;
         let mut batches = collect(plan, state.task_ctx()).await?;
-        let namespace = self.public_oid(state).await?;
+        let namespace = public_oid(&self.namespaces, state).await?;
         batches.push(self.our_rows(&schema, namespace)?);
         Ok(MemorySourceConfig::try_new_exec(
             &[batches],
             schema,
             projection.cloned(),
         )?)
+    }
+}
+
+/// `pg_class`, noting the oids of `public`'s relations as it is read.
+#[derive(Debug)]
+struct PgClass {
+    inner: Arc<dyn TableProvider>,
+    namespaces: Option<Arc<dyn TableProvider>>,
+    oids: RelationOids,
+}
+
+#[async_trait]
+impl TableProvider for PgClass {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let plan = self.inner.scan(state, None, &[], None).await?;
+        let batches = collect(plan, state.task_ctx()).await?;
+        if let Some(public) = public_oid(&self.namespaces, state).await? {
+            let mut found = HashMap::new();
+            for batch in &batches {
+                let (Some(oid), Some(name), Some(namespace)) = (
+                    batch.column_by_name("oid"),
+                    batch.column_by_name("relname"),
+                    batch.column_by_name("relnamespace"),
+                ) else {
+                    continue;
+                };
+                let (oid, name, namespace) = (
+                    cast(oid, &DataType::Int32)?,
+                    cast(name, &DataType::Utf8)?,
+                    cast(namespace, &DataType::Int32)?,
+                );
+                let (oid, name, namespace) = (
+                    oid.as_primitive::<Int32Type>(),
+                    name.as_string::<i32>(),
+                    namespace.as_primitive::<Int32Type>(),
+                );
+                for i in 0..batch.num_rows() {
+                    if namespace.is_valid(i) && namespace.value(i) == public && oid.is_valid(i) {
+                        found.insert(oid.value(i), name.value(i).to_string());
+                    }
+                }
+            }
+            if let Ok(mut oids) = self.oids.write() {
+                oids.extend(found);
+            }
+        }
+        Ok(MemorySourceConfig::try_new_exec(
+            &[batches],
+            self.schema(),
+            projection.cloned(),
+        )?)
+    }
+}
+
+/// `pg_table_size(oid)` (and `pg_relation_size`, `pg_total_relation_size`, the same here:
+/// huaxiang has no indexes or TOAST): the bytes a table of `public` takes in the data dir, 0
+/// for views and external tables, NULL for an oid `pg_class` has not shown.
+#[derive(Debug)]
+struct RelationSize {
+    name: &'static str,
+    oids: RelationOids,
+    catalog: Arc<Catalog>,
+    signature: Signature,
+}
+
+impl PartialEq for RelationSize {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.oids, &other.oids)
+    }
+}
+
+impl Eq for RelationSize {}
+
+impl std::hash::Hash for RelationSize {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for RelationSize {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let size = |oid: i64| {
+            let name = i32::try_from(oid)
+                .ok()
+                .and_then(|oid| self.oids.read().ok()?.get(&oid).cloned())?;
+            self.catalog
+                .relation_size(&name)
+                .and_then(|bytes| i64::try_from(bytes).ok())
+        };
+        map_oids(
+            &args,
+            size,
+            |values| Arc::new(Int64Array::from(values)),
+            ScalarValue::Int64,
+        )
     }
 }
 
@@ -541,34 +736,19 @@ impl ScalarUDFImpl for DescribeFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let describe = |oid: Option<i64>| {
-            oid.and_then(|o| i32::try_from(o).ok())
-                .and_then(by_oid)
-                .map(|row| match self.describe {
-                    Describe::Result => row.result_text(),
-                    Describe::Arguments => row.arguments_text(),
-                })
+        let describe = |oid: i64| {
+            let row = by_oid(i32::try_from(oid).ok()?)?;
+            Some(match self.describe {
+                Describe::Result => row.result_text(),
+                Describe::Arguments => row.arguments_text(),
+            })
         };
-        match &args.args[0] {
-            ColumnarValue::Scalar(value) => {
-                let oid = match value {
-                    ScalarValue::Int32(v) => v.map(i64::from),
-                    ScalarValue::Int64(v) => *v,
-                    _ => None,
-                };
-                Ok(ColumnarValue::Scalar(ScalarValue::Utf8(describe(oid))))
-            }
-            ColumnarValue::Array(array) => {
-                let oids = cast(array, &DataType::Int64)?;
-                let oids = oids.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-                let mut out = StringBuilder::new();
-                for i in 0..oids.len() {
-                    let oid = oids.is_valid(i).then(|| oids.value(i));
-                    out.append_option(describe(oid));
-                }
-                Ok(ColumnarValue::Array(Arc::new(out.finish())))
-            }
-        }
+        map_oids(
+            &args,
+            describe,
+            |values| Arc::new(values.into_iter().collect::<StringArray>()),
+            ScalarValue::Utf8,
+        )
     }
 }
 

@@ -269,3 +269,95 @@ mod tests {
         assert!(split_statements("SELECT 'abc").is_err());
     }
 }
+
+/// Whether `sql` may hold an `ARRAY(subquery)` (a cheap test before parsing).
+pub fn may_have_array_subquery(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    lower.contains("array(") || lower.contains("array (")
+}
+
+/// Rewrites PostgreSQL constructs DataFusion does not plan into equivalents it does, returning
+/// whether anything changed: `ARRAY(SELECT x FROM … [ORDER BY …])` — psql's `\du`, pgAdmin and
+/// DBeaver use it for role memberships and column lists — becomes `(SELECT array_agg(x [ORDER
+/// BY …]) FROM …)`, a correlated scalar subquery DataFusion decorrelates. (One difference: no
+/// rows give NULL where PostgreSQL gives an empty array.)
+pub fn rewrite_array_subqueries(
+    statements: &mut Vec<datafusion::sql::sqlparser::ast::Statement>,
+) -> bool {
+    use datafusion::sql::sqlparser::ast::{
+        FunctionArguments, SelectItem, SetExpr, visit_expressions_mut,
+    };
+    let dialect = PostgreSqlDialect {};
+    let mut changed = false;
+    let _ = visit_expressions_mut(statements, |expr| {
+        let Expr::Function(function) = expr else {
+            return ControlFlow::<()>::Continue(());
+        };
+        if !function.name.to_string().eq_ignore_ascii_case("array") {
+            return ControlFlow::Continue(());
+        }
+        let FunctionArguments::Subquery(query) = &function.args else {
+            return ControlFlow::Continue(());
+        };
+        let mut query = query.as_ref().clone();
+        let SetExpr::Select(select) = query.body.as_mut() else {
+            return ControlFlow::Continue(());
+        };
+        let [item] = select.projection.as_slice() else {
+            return ControlFlow::Continue(());
+        };
+        let element = match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e.clone(),
+            _ => return ControlFlow::Continue(()),
+        };
+        let order = query
+            .order_by
+            .take()
+            .map(|o| format!(" {o}"))
+            .unwrap_or_default();
+        let Ok(aggregate) = Parser::new(&dialect)
+            .try_with_sql(&format!("array_agg({element}{order})"))
+            .and_then(|mut p| p.parse_expr())
+        else {
+            return ControlFlow::Continue(());
+        };
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            select.projection = vec![SelectItem::UnnamedExpr(aggregate)];
+        }
+        *expr = Expr::Subquery(Box::new(query));
+        changed = true;
+        ControlFlow::Continue(())
+    });
+    changed
+}
+
+#[cfg(test)]
+mod rewrite_tests {
+    fn rewrite_for_engine(sql: &str) -> Option<String> {
+        use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+        use datafusion::sql::sqlparser::parser::Parser;
+        if !super::may_have_array_subquery(sql) {
+            return None;
+        }
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+        super::rewrite_array_subqueries(&mut statements).then(|| statements[0].to_string())
+    }
+
+    #[test]
+    fn array_of_a_subquery_becomes_an_aggregate_subquery() {
+        assert_eq!(
+            rewrite_for_engine(
+                "SELECT r.rolname, ARRAY(SELECT b.rolname FROM m JOIN b ON m.roleid = b.oid \
+                 WHERE m.member = r.oid ORDER BY 1) AS memberof FROM r"
+            )
+            .as_deref(),
+            Some(
+                "SELECT r.rolname, (SELECT array_agg(b.rolname ORDER BY 1) FROM m JOIN b ON m.roleid = b.oid \
+                 WHERE m.member = r.oid) AS memberof FROM r"
+            )
+        );
+        assert_eq!(rewrite_for_engine("SELECT ARRAY[1, 2]"), None);
+        assert_eq!(rewrite_for_engine("SELECT 'array(' AS a"), None);
+        assert_eq!(rewrite_for_engine("SELECT array(1"), None);
+    }
+}

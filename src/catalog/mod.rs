@@ -107,6 +107,8 @@ struct Loaded {
     /// a view whose base table is gone); `problem` says why.
     provider: Option<Arc<dyn TableProvider>>,
     problem: Option<String>,
+    /// For managed tables: their directory under `tables/`.
+    dir: Option<String>,
 }
 
 /// How the relation kinds are named in messages and command tags.
@@ -223,6 +225,29 @@ impl Catalog {
             .read()
             .map(|l| l.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Bytes a relation takes in the data dir (its Parquet files and Delta log), as
+    /// `pg_table_size` reports it: 0 for views and external tables (their data is elsewhere),
+    /// `None` for a name that is not a relation.
+    pub fn relation_size(&self, name: &str) -> Option<u64> {
+        let dir = {
+            let loaded = self.loaded.read().ok()?;
+            loaded.get(name)?.dir.clone()
+        };
+        let Some(dir) = dir else {
+            return Some(0);
+        };
+        fn size(path: &Path) -> u64 {
+            match fs::symlink_metadata(path) {
+                Ok(meta) if meta.is_dir() => fs::read_dir(path)
+                    .map(|entries| entries.flatten().map(|e| size(&e.path())).sum())
+                    .unwrap_or(0),
+                Ok(meta) => meta.len(),
+                Err(_) => 0,
+            }
+        }
+        Some(size(&self.data_dir.join(TABLES_DIR).join(dir)))
     }
 
     fn provider(&self, name: &str) -> Option<Arc<dyn TableProvider>> {
@@ -559,6 +584,7 @@ impl Catalog {
                     depends_on: Vec::new(),
                     provider: None,
                     problem: Some(reason),
+                    dir: None,
                 },
             );
         }
@@ -718,11 +744,16 @@ async fn without_panic<T>(future: impl std::future::Future<Output = Result<T>>) 
 }
 
 fn loaded(entry: &Entry, opened: Result<Arc<dyn TableProvider>>, name: &str) -> Loaded {
+    let dir = match entry {
+        Entry::Table { dir, .. } => Some(dir.clone()),
+        _ => None,
+    };
     match opened {
         Ok(provider) => Loaded {
             depends_on: Vec::new(),
             provider: Some(provider),
             problem: None,
+            dir,
         },
         Err(e) => {
             let reason = crate::error::describe(&e).message;
@@ -731,6 +762,7 @@ fn loaded(entry: &Entry, opened: Result<Arc<dyn TableProvider>>, name: &str) -> 
                 depends_on: Vec::new(),
                 provider: None,
                 problem: Some(reason),
+                dir,
             }
         }
     }

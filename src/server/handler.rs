@@ -685,10 +685,11 @@ impl SimpleQueryHandler for QueryService {
                     .await
                 }
                 (None, None, None) => {
+                    let rewritten = self.engine.rewrite_for_engine(statement.text);
                     stop.guard(<DfSessionService as SimpleQueryHandler>::do_query(
                         &self.df,
                         client,
-                        statement.text,
+                        rewritten.as_deref().unwrap_or(statement.text),
                     ))
                     .await
                 }
@@ -858,7 +859,9 @@ impl QueryParser for StatementParser {
             return Ok(Some((sql.to_string(), Some((statement, plan)))));
         }
         self.engine.refresh().await.map_err(|e| pg_error(&e))?;
-        let parsed = guarded(self.inner.parse_sql(client, sql, types)).await?;
+        let rewritten = self.engine.rewrite_for_engine(sql);
+        let engine_sql = rewritten.as_deref().unwrap_or(sql);
+        let parsed = guarded(self.inner.parse_sql(client, engine_sql, types)).await?;
         let Some((_, mut rest)) = parsed else {
             return Ok(None);
         };

@@ -54,6 +54,23 @@ fn psql_lists_tables_describes_orders_and_streams_100k_rows() {
         );
     }
 
+    // \dt+ shows each table's size in the data dir; \du the users.
+    let dt_plus = stdout(&psql(&server, &["-c", "\\dt+"]));
+    let orders = dt_plus
+        .lines()
+        .find(|l| l.contains("| orders "))
+        .unwrap_or_else(|| panic!("\\dt+ does not list orders:\n{dt_plus}"));
+    assert!(
+        orders.contains(" kB ") || orders.contains(" MB "),
+        "no size for orders: {orders}"
+    );
+    let du = stdout(&psql(&server, &["-c", "\\du"]));
+    assert!(
+        du.lines()
+            .any(|l| l.contains("huaxiang") && l.contains("Superuser")),
+        "{du}"
+    );
+
     // \df lists our functions with their arguments and result types.
     let df = stdout(&psql(&server, &["-c", "\\df"]));
     for (name, result, arguments) in [
