@@ -119,6 +119,10 @@ pub struct PasswdArgs {
     /// Make the user an admin (may create and drop tables).
     #[arg(long)]
     pub admin: bool,
+    /// Store an md5 verifier, for old clients that cannot do SCRAM-SHA-256 (weaker: prefer
+    /// the default).
+    #[arg(long)]
+    pub md5: bool,
     /// User name.
     pub user: String,
 }
@@ -386,7 +390,12 @@ fn passwd(args: PasswdArgs) -> anyhow::Result<()> {
     if password.is_empty() {
         anyhow::bail!("the password must not be empty");
     }
-    config::set_user_password(&path, &args.user, &make_verifier(&password), args.admin)?;
+    let verifier = if args.md5 {
+        crate::server::auth::make_md5_verifier(&password, &args.user)
+    } else {
+        make_verifier(&password)
+    };
+    config::set_user_password(&path, &args.user, &verifier, args.admin)?;
     eprintln!(
         "user {} {} in {} (restart the server to apply)",
         args.user,

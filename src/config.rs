@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::server::auth::ScramVerifier;
+use crate::server::auth::Verifier;
 use crate::sources::SourceConfig;
 
 /// The default user of a data dir without configured users.
@@ -70,7 +70,8 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
-    /// A SCRAM-SHA-256 verifier in PostgreSQL's format (never the password itself).
+    /// A SCRAM-SHA-256 verifier in PostgreSQL's format (never the password itself), or
+    /// PostgreSQL's older `md5…` verifier for clients that only speak MD5 authentication.
     pub password: String,
     /// Admins may run DDL, train models, grant and read files of the import directory.
     #[serde(default)]
@@ -102,9 +103,9 @@ impl Config {
             if user.password.trim().is_empty() {
                 anyhow::bail!("user {name} has no password; run `huaxiang passwd {name}`");
             }
-            ScramVerifier::parse(&user.password).map_err(|e| {
+            Verifier::parse(&user.password).map_err(|e| {
                 anyhow::anyhow!(
-                    "user {name}: password is not a SCRAM-SHA-256 verifier ({e}); \
+                    "user {name}: password is not a SCRAM-SHA-256 or md5 verifier ({e}); \
                      set it with `huaxiang passwd {name}`"
                 )
             })?;

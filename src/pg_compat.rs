@@ -52,6 +52,11 @@ pub fn register(ctx: &SessionContext) {
             &[1][..],
             ScalarValue::Boolean(Some(true)),
         ),
+        (
+            "pg_type_is_visible",
+            &[1][..],
+            ScalarValue::Boolean(Some(true)),
+        ),
         ("pg_get_serial_sequence", &[2][..], null_text.clone()),
         ("pg_get_indexdef", &[1, 3][..], null_text.clone()),
         ("col_description", &[2][..], null_text.clone()),

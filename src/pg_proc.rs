@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use async_trait::async_trait;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float32Array, Int16Array, Int32Array, Int64Array,
-    RecordBatch, StringArray,
+    Int64Builder, ListBuilder, RecordBatch, StringArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
@@ -434,6 +434,19 @@ impl SchemaProvider for PgCatalogWithOurs {
                 namespaces,
                 oids: self.oids.clone(),
             }),
+            "pg_constraint" => Arc::new(ArrayColumns::new(
+                table,
+                &[("conkey", DataType::Int16), ("confkey", DataType::Int16)],
+            )),
+            "pg_index" => Arc::new(ArrayColumns::new(
+                table,
+                &[
+                    ("indkey", DataType::Int16),
+                    ("indoption", DataType::Int16),
+                    ("indclass", DataType::Int32),
+                    ("indcollation", DataType::Int32),
+                ],
+            )),
             _ => table,
         }))
     }
@@ -585,7 +598,9 @@ impl TableProvider for PgProc {
     }
 }
 
-/// `pg_class`, noting the oids of `public`'s relations as it is read.
+/// `pg_class`, noting the oids of `public`'s relations as it is read, with PostgreSQL's
+/// columns `datafusion-pg-catalog` leaves out (`reloptions`, read by SQLAlchemy's index
+/// reflection) added as NULL: huaxiang sets no storage options.
 #[derive(Debug)]
 struct PgClass {
     inner: Arc<dyn TableProvider>,
@@ -593,10 +608,26 @@ struct PgClass {
     oids: RelationOids,
 }
 
+/// Columns of PostgreSQL's `pg_class` missing from `datafusion-pg-catalog`'s, all NULL here.
+fn missing_pg_class_columns(schema: &SchemaRef) -> Vec<FieldRef> {
+    let text_array = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+    [("reloptions", text_array.clone()), ("relacl", text_array)]
+        .into_iter()
+        .filter(|(name, _)| schema.index_of(name).is_err())
+        .map(|(name, t)| Arc::new(Field::new(name, t, true)))
+        .collect()
+}
+
 #[async_trait]
 impl TableProvider for PgClass {
     fn schema(&self) -> SchemaRef {
-        self.inner.schema()
+        let inner = self.inner.schema();
+        let mut fields: Vec<FieldRef> = inner.fields().iter().cloned().collect();
+        fields.extend(missing_pg_class_columns(&inner));
+        Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
+            fields,
+            inner.metadata().clone(),
+        ))
     }
 
     fn table_type(&self) -> TableType {
@@ -611,7 +642,22 @@ impl TableProvider for PgClass {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let plan = self.inner.scan(state, None, &[], None).await?;
-        let batches = collect(plan, state.task_ctx()).await?;
+        let schema = self.schema();
+        let missing = missing_pg_class_columns(&self.inner.schema());
+        let batches = collect(plan, state.task_ctx())
+            .await?
+            .into_iter()
+            .map(|batch| {
+                let mut columns = batch.columns().to_vec();
+                for field in &missing {
+                    columns.push(datafusion::arrow::array::new_null_array(
+                        field.data_type(),
+                        batch.num_rows(),
+                    ));
+                }
+                Ok(RecordBatch::try_new(schema.clone(), columns)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
         if let Some(public) = public_oid(&self.namespaces, state).await? {
             let mut found = HashMap::new();
             for batch in &batches {
@@ -644,7 +690,110 @@ impl TableProvider for PgClass {
         }
         Ok(MemorySourceConfig::try_new_exec(
             &[batches],
-            self.schema(),
+            schema,
+            projection.cloned(),
+        )?)
+    }
+}
+
+/// A catalog table whose array columns (`int2vector`, `oidvector`, `int2[]` in PostgreSQL)
+/// `datafusion-pg-catalog` keeps as text such as `"1 2"`: they are given as lists, so the
+/// `unnest(conkey)` of SQLAlchemy's and pgjdbc's key queries plans.
+#[derive(Debug)]
+struct ArrayColumns {
+    inner: Arc<dyn TableProvider>,
+    schema: SchemaRef,
+    /// Indices of the columns to convert, with their element type.
+    columns: Vec<(usize, DataType)>,
+}
+
+impl ArrayColumns {
+    fn new(inner: Arc<dyn TableProvider>, columns: &[(&str, DataType)]) -> Self {
+        let original = inner.schema();
+        let mut fields: Vec<FieldRef> = original.fields().iter().cloned().collect();
+        let mut converted = Vec::new();
+        for (name, element) in columns {
+            if let Ok(i) = original.index_of(name)
+                && matches!(fields[i].data_type(), DataType::Utf8 | DataType::Utf8View)
+            {
+                fields[i] = Arc::new(Field::new(
+                    *name,
+                    DataType::List(Arc::new(Field::new_list_field(element.clone(), true))),
+                    true,
+                ));
+                converted.push((i, element.clone()));
+            }
+        }
+        Self {
+            inner,
+            schema: Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
+                fields,
+                original.metadata().clone(),
+            )),
+            columns: converted,
+        }
+    }
+
+    /// `"1 2"`, `"{1,2}"` → `[1, 2]`; NULL stays NULL.
+    fn to_list(text: &ArrayRef, element: &DataType) -> Result<ArrayRef> {
+        let text = cast(text, &DataType::Utf8)?;
+        let text = text.as_string::<i32>();
+        let mut builder = ListBuilder::new(Int64Builder::new());
+        for i in 0..text.len() {
+            if text.is_null(i) {
+                builder.append_null();
+                continue;
+            }
+            for part in text
+                .value(i)
+                .trim_matches(|c| c == '{' || c == '}')
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|p| !p.is_empty())
+            {
+                builder.values().append_option(part.parse::<i64>().ok());
+            }
+            builder.append(true);
+        }
+        let list: ArrayRef = Arc::new(builder.finish());
+        Ok(cast(
+            &list,
+            &DataType::List(Arc::new(Field::new_list_field(element.clone(), true))),
+        )?)
+    }
+}
+
+#[async_trait]
+impl TableProvider for ArrayColumns {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let plan = self.inner.scan(state, None, &[], None).await?;
+        let batches = collect(plan, state.task_ctx())
+            .await?
+            .into_iter()
+            .map(|batch| {
+                let mut columns = batch.columns().to_vec();
+                for (i, element) in &self.columns {
+                    columns[*i] = Self::to_list(&columns[*i], element)?;
+                }
+                Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(MemorySourceConfig::try_new_exec(
+            &[batches],
+            self.schema.clone(),
             projection.cloned(),
         )?)
     }

@@ -270,17 +270,21 @@ mod tests {
     }
 }
 
-/// Whether `sql` may hold an `ARRAY(subquery)` (a cheap test before parsing).
+/// Whether `sql` may hold a construct [`rewrite_array_subqueries`] rewrites (a cheap test
+/// before parsing).
 pub fn may_have_array_subquery(sql: &str) -> bool {
     let lower = sql.to_ascii_lowercase();
-    lower.contains("array(") || lower.contains("array (")
+    lower.contains("array(") || lower.contains("array (") || lower.contains("generate_subscripts")
 }
 
 /// Rewrites PostgreSQL constructs DataFusion does not plan into equivalents it does, returning
 /// whether anything changed: `ARRAY(SELECT x FROM … [ORDER BY …])` — psql's `\du`, pgAdmin and
 /// DBeaver use it for role memberships and column lists — becomes `(SELECT array_agg(x [ORDER
-/// BY …]) FROM …)`, a correlated scalar subquery DataFusion decorrelates. (One difference: no
-/// rows give NULL where PostgreSQL gives an empty array.)
+/// BY …]) FROM …)`, a correlated scalar subquery DataFusion decorrelates (one difference: no
+/// rows give NULL where PostgreSQL gives an empty array); and `generate_subscripts(a, 1)`
+/// (SQLAlchemy's key and index reflection, beside `unnest(a)`) becomes
+/// `unnest(generate_series(1, cardinality(a)))`, which DataFusion zips with the other `unnest`
+/// row by row as PostgreSQL does.
 pub fn rewrite_array_subqueries(
     statements: &mut Vec<datafusion::sql::sqlparser::ast::Statement>,
 ) -> bool {
@@ -293,7 +297,21 @@ pub fn rewrite_array_subqueries(
         let Expr::Function(function) = expr else {
             return ControlFlow::<()>::Continue(());
         };
-        if !function.name.to_string().eq_ignore_ascii_case("array") {
+        let name = function.name.to_string().to_ascii_lowercase();
+        if name == "generate_subscripts" || name == "pg_catalog.generate_subscripts" {
+            if let FunctionArguments::List(list) = &function.args
+                && let [array, dimension] = list.args.as_slice()
+                && dimension.to_string() == "1"
+                && let Ok(replacement) = Parser::new(&dialect)
+                    .try_with_sql(&format!("unnest(generate_series(1, cardinality({array})))"))
+                    .and_then(|mut p| p.parse_expr())
+            {
+                *expr = replacement;
+                changed = true;
+            }
+            return ControlFlow::Continue(());
+        }
+        if name != "array" {
             return ControlFlow::Continue(());
         }
         let FunctionArguments::Subquery(query) = &function.args else {
@@ -355,6 +373,11 @@ mod rewrite_tests {
                 "SELECT r.rolname, (SELECT array_agg(b.rolname ORDER BY 1) FROM m JOIN b ON m.roleid = b.oid \
                  WHERE m.member = r.oid) AS memberof FROM r"
             )
+        );
+        assert_eq!(
+            rewrite_for_engine("SELECT unnest(k) AS a, generate_subscripts(k, 1) AS o FROM c")
+                .as_deref(),
+            Some("SELECT unnest(k) AS a, unnest(generate_series(1, cardinality(k))) AS o FROM c")
         );
         assert_eq!(rewrite_for_engine("SELECT ARRAY[1, 2]"), None);
         assert_eq!(rewrite_for_engine("SELECT 'array(' AS a"), None);

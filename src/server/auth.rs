@@ -6,6 +6,9 @@
 //! client proof can be forged), which is why the server side of the exchange is written here:
 //! it is the RFC's verification with StoredKey/ServerKey, using the `hmac`/`sha2` crates; the
 //! verifiers are made by `postgres-protocol`, the same code tokio-postgres uses.
+//!
+//! A user configured with PostgreSQL's older `md5…` verifier logs in with MD5 password
+//! authentication instead (for old clients; as in PostgreSQL, the stored verifier decides).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -85,10 +88,35 @@ pub fn make_verifier(password: &str) -> String {
     postgres_protocol::password::scram_sha_256(password.as_bytes())
 }
 
+/// PostgreSQL's md5 verifier of `user`'s `password`: `md5` and the hex MD5 of password+user.
+pub fn make_md5_verifier(password: &str, user: &str) -> String {
+    postgres_protocol::password::md5(password.as_bytes(), user)
+}
+
+/// How a user's password is checked: PostgreSQL's two verifier formats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verifier {
+    Scram(ScramVerifier),
+    /// `md5` + 32 lower-case hex digits.
+    Md5(String),
+}
+
+impl Verifier {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if let Some(hex) = text.strip_prefix("md5") {
+            if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Ok(Verifier::Md5(text.to_ascii_lowercase()));
+            }
+            return Err("an md5 verifier is `md5` and 32 hex digits".to_string());
+        }
+        ScramVerifier::parse(text).map(Verifier::Scram)
+    }
+}
+
 /// A login the server accepts.
 #[derive(Debug, Clone)]
 pub struct UserEntry {
-    pub verifier: ScramVerifier,
+    pub verifier: Verifier,
     pub admin: bool,
     /// The roles the user is a member of.
     pub roles: Vec<String>,
@@ -109,7 +137,7 @@ impl Users {
     pub fn from_config(config: &Config) -> Result<Self, String> {
         let decoy = ScramVerifier::parse(&make_verifier(&random_nonce()))?;
         if config.users.is_empty() {
-            let verifier = ScramVerifier::parse(&make_verifier(DEFAULT_PASSWORD))?;
+            let verifier = Verifier::Scram(ScramVerifier::parse(&make_verifier(DEFAULT_PASSWORD))?);
             let mut users = BTreeMap::new();
             users.insert(
                 DEFAULT_USER.to_string(),
@@ -130,7 +158,7 @@ impl Users {
             users.insert(
                 name.clone(),
                 UserEntry {
-                    verifier: ScramVerifier::parse(&user.password)
+                    verifier: Verifier::parse(&user.password)
                         .map_err(|e| format!("user {name}: {e}"))?,
                     admin: user.admin,
                     roles: user.roles.clone(),
@@ -170,6 +198,10 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Constant-time comparison of two byte strings.
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -181,6 +213,12 @@ enum ScramState {
     Initial,
     /// server-first sent; waiting for client-final.
     ServerFirstSent(Box<Exchange>),
+    /// MD5 salt sent to a user with an md5 verifier; waiting for the hashed password.
+    Md5Sent {
+        user: String,
+        salt: [u8; 4],
+        verifier: String,
+    },
     Done,
 }
 
@@ -307,11 +345,25 @@ impl StartupHandler for ScramStartupHandler {
                     ));
                 }
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
-                client
-                    .send(PgWireBackendMessage::Authentication(Authentication::SASL(
-                        vec![SCRAM_SHA_256.to_string()],
-                    )))
-                    .await?;
+                if let Some(Verifier::Md5(verifier)) = self.users.get(&user).map(|u| &u.verifier) {
+                    let salt = rand::random::<[u8; 4]>();
+                    *self.state.lock().await = ScramState::Md5Sent {
+                        user: user.clone(),
+                        salt,
+                        verifier: verifier.clone(),
+                    };
+                    client
+                        .send(PgWireBackendMessage::Authentication(
+                            Authentication::MD5Password(salt.to_vec()),
+                        ))
+                        .await?;
+                } else {
+                    client
+                        .send(PgWireBackendMessage::Authentication(Authentication::SASL(
+                            vec![SCRAM_SHA_256.to_string()],
+                        )))
+                        .await?;
+                }
             }
             PgWireFrontendMessage::PasswordMessageFamily(msg) => {
                 let mut state = self.state.lock().await;
@@ -387,30 +439,22 @@ impl StartupHandler for ScramStartupHandler {
                                 Authentication::SASLFinal(server_final.into_bytes().into()),
                             ))
                             .await?;
-                        let (pid, secret) = (
-                            rand::random::<i32>().abs(),
-                            pgwire::messages::startup::SecretKey::I32(rand::random::<i32>()),
-                        );
-                        // The connection's cancel signal lives as long as the connection;
-                        // the registration is dropped with it.
-                        let (signal, registration) = self.connections.register(pid, &secret);
-                        client.set_pid_and_secret_key(pid, secret);
-                        client
-                            .session_extensions()
-                            .insert::<Arc<CancelSignal>>(signal);
-                        client
-                            .session_extensions()
-                            .insert::<Registration>(registration);
-                        let is_superuser = self.users.get(&user).is_some_and(|u| u.admin);
-                        let mut params = self
-                            .parameters
-                            .server_parameters(client)
-                            .unwrap_or_default();
-                        params.insert(
-                            "is_superuser".to_string(),
-                            if is_superuser { "on" } else { "off" }.to_string(),
-                        );
-                        finish_authentication(client, &FixedParameters(params)).await?;
+                        self.complete_login(client, &user).await?;
+                    }
+                    ScramState::Md5Sent {
+                        user,
+                        salt,
+                        verifier,
+                    } => {
+                        let sent = msg.into_password()?.password;
+                        // The client sends md5(hex(md5(password + user)) + salt), hex, prefixed.
+                        let mut inner = verifier.trim_start_matches("md5").as_bytes().to_vec();
+                        inner.extend_from_slice(&salt);
+                        let expected = format!("md5{}", hex_lower(&md5::Md5::digest(&inner)));
+                        if !same_bytes(sent.as_bytes(), expected.as_bytes()) {
+                            return Err(auth_failed(&user));
+                        }
+                        self.complete_login(client, &user).await?;
                     }
                     ScramState::Done => {
                         return Err(protocol_violation("unexpected authentication message"));
@@ -424,6 +468,42 @@ impl StartupHandler for ScramStartupHandler {
 }
 
 impl ScramStartupHandler {
+    /// After a correct password: the connection's cancel key, then AuthenticationOk, the
+    /// server parameters and ReadyForQuery.
+    async fn complete_login<C>(&self, client: &mut C, user: &str) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let (pid, secret) = (
+            rand::random::<i32>().abs(),
+            pgwire::messages::startup::SecretKey::I32(rand::random::<i32>()),
+        );
+        // The connection's cancel signal lives as long as the connection;
+        // the registration is dropped with it.
+        let (signal, registration) = self.connections.register(pid, &secret);
+        client.set_pid_and_secret_key(pid, secret);
+        client
+            .session_extensions()
+            .insert::<Arc<CancelSignal>>(signal);
+        client
+            .session_extensions()
+            .insert::<Registration>(registration);
+        let is_superuser = self.users.get(user).is_some_and(|u| u.admin);
+        let mut params = self
+            .parameters
+            .server_parameters(client)
+            .unwrap_or_default();
+        params.insert(
+            "is_superuser".to_string(),
+            if is_superuser { "on" } else { "off" }.to_string(),
+        );
+        finish_authentication(client, &FixedParameters(params)).await?;
+
+        Ok(())
+    }
+
     async fn server_first<C>(&self, client: &mut C, client_first: &str) -> PgWireResult<ScramState>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -457,9 +537,11 @@ impl ScramStartupHandler {
             .get(METADATA_USER)
             .cloned()
             .unwrap_or_default();
-        let (known_user, verifier) = match self.users.get(&user) {
-            Some(entry) => (true, entry.verifier.clone()),
-            None => (false, self.users.decoy.clone()),
+        let (known_user, verifier) = match self.users.get(&user).map(|u| &u.verifier) {
+            Some(Verifier::Scram(verifier)) => (true, verifier.clone()),
+            // Unknown users (and md5 users, who are never offered SCRAM) go through the same
+            // exchange with the decoy and fail at the end.
+            _ => (false, self.users.decoy.clone()),
         };
         let nonce = format!("{client_nonce}{}", random_nonce());
         let server_first = format!(

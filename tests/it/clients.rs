@@ -225,6 +225,13 @@ fn psycopg2_runs_a_parameterised_query() {
     python_client_passes("psycopg2_smoke.py");
 }
 
+/// Superset's path: SQLAlchemy 2 reflects every table and a view (columns with PostgreSQL
+/// types, keys, indexes, constraints, comments) without error.
+#[test]
+fn sqlalchemy_reflects_every_table_as_superset_does() {
+    python_client_passes("sqlalchemy_reflection.py");
+}
+
 /// `SET` belongs to the connection that ran it, as in PostgreSQL; tables created on one
 /// connection are seen by the next.
 #[test]

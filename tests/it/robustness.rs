@@ -201,27 +201,34 @@ fn the_default_user_is_refused_on_a_public_address() {
 fn configured_users_log_in_and_others_do_not() {
     let dir = temp_dir();
     let config = dir.path().join("huaxiang.toml");
-    let mut child = std::process::Command::new(super::common::BIN)
-        .args([
-            "passwd",
-            "--config",
-            path_str(&config),
-            "--admin",
-            "analyst",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("passwd");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"s3cret pass\n")
-        .expect("write password");
-    assert!(child.wait().expect("passwd").success());
+    let passwd = |args: &[&str], password: &[u8]| {
+        let mut child = std::process::Command::new(super::common::BIN)
+            .args(["passwd", "--config", path_str(&config)])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("passwd");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(password)
+            .expect("write password");
+        assert!(child.wait().expect("passwd").success());
+    };
+    passwd(&["--admin", "analyst"], b"s3cret pass\n");
+    // An old client's user: an md5 verifier, so the login is MD5 password authentication.
+    passwd(&["--md5", "legacy"], b"old-pw\n");
     let text = std::fs::read_to_string(&config).expect("config written");
     assert!(
         text.contains("SCRAM-SHA-256$4096:") && !text.contains("s3cret"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "\"{}\"",
+            huaxiang::server::auth::make_md5_verifier("old-pw", "legacy")
+        )),
         "{text}"
     );
 
@@ -246,7 +253,37 @@ fn configured_users_log_in_and_others_do_not() {
     assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "7");
     // The built-in user is gone once users are configured.
     assert!(!login("huaxiang", "huaxiang").status.success());
-    assert!(!login("analyst", "wrong").status.success());
+    let wrong = login("analyst", "wrong");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("password authentication failed"));
+    // MD5: psql answers the server's MD5 request; a wrong password is refused the same way.
+    let ok = login("legacy", "old-pw");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "7");
+    let wrong = login("legacy", "new-pw");
+    assert!(
+        !wrong.status.success()
+            && String::from_utf8_lossy(&wrong.stderr).contains("password authentication failed"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    // tokio-postgres too (its MD5 code, not libpq's).
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let url = format!(
+            "postgresql://legacy:old-pw@127.0.0.1:{}/huaxiang",
+            server.port
+        );
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("md5 login");
+        tokio::spawn(connection);
+        let row = client.query_one("SELECT 7::BIGINT", &[]).await.unwrap();
+        assert_eq!(row.get::<_, i64>(0), 7);
+    });
 }
 
 #[test]
