@@ -458,7 +458,7 @@ fn build_session(
     )
     .map_err(|e| *e)?;
     crate::pg_compat::register(&ctx);
-    crate::pg_proc::register(&ctx, DATABASE, catalog.clone());
+    crate::pg_catalog_tables::register(&ctx, DATABASE, catalog.clone());
     // Trained models live beside the tables, one JSON file each, replaced atomically.
     let models = huaxiang_udfs::models::store::DirStore::open(&catalog.data_dir().join("models"))
         .map_err(datafusion::error::DataFusionError::Execution)?;

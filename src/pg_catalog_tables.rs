@@ -1,23 +1,28 @@
-//! Our functions in `pg_catalog.pg_proc`, so psql's `\df` and DBeaver's function lists show
-//! them with their arguments and result types, and `pg_get_function_result`,
-//! `pg_get_function_arguments` and `pg_get_function_identity_arguments` describe them.
+//! `pg_catalog` tables as clients read them, over `datafusion-pg-catalog`'s: this wraps its
+//! `pg_catalog` schema and changes the rows of four tables (each a [`RowRewrite`]).
+//!
+//! - `pg_proc` lists our functions too, so psql's `\df` and DBeaver's function lists show them
+//!   with their arguments and result types, and `pg_get_function_result`,
+//!   `pg_get_function_arguments` and `pg_get_function_identity_arguments` describe them.
+//! - `pg_class` gains PostgreSQL's `reloptions` and `relacl` columns (NULL), and notes the oid of
+//!   each table of `public` for the size functions (below).
+//! - `pg_index` and `pg_constraint` give their key columns as lists, as PostgreSQL types them,
+//!   so clients' `unnest(indkey)` plans (SQLAlchemy's reflection).
 //!
 //! `datafusion-pg-catalog` serves `pg_proc` as a fixed copy of PostgreSQL's built-in functions
-//! (schema `pg_catalog`). This wraps its `pg_catalog` schema and answers `pg_proc` with those
-//! rows plus one row per function of the `udfs` crate (and per arity when trailing arguments are
-//! optional), in schema `public`. Argument types come from the functions' own signatures: each
+//! (schema `pg_catalog`); ours follow, one row per function of the `udfs` crate (and per arity
+//! when trailing arguments are optional), in schema `public`. Argument types come from the functions' own signatures: each
 //! is asked which argument types it accepts (DataFusion's coercion, as when planning a call),
 //! trying the types users pass — text, double precision, bigint, boolean, timestamptz, date —
 //! and the first combination it takes unchanged is the one shown; the result type is what the
 //! function says it returns for those. Table functions take constants whose types they check
 //! themselves, so their arguments are `"any"` and their result `SETOF record`.
 //!
-//! The same wrapper notes which oid `pg_class` gave each table of `public` whenever it is read,
-//! so `pg_table_size(oid)`, `pg_relation_size` and `pg_total_relation_size` (psql's `\dt+`,
+//! With the oids `pg_class` gave the tables of `public`, `pg_table_size(oid)`, `pg_relation_size` and `pg_total_relation_size` (psql's `\dt+`,
 //! DBeaver's table statistics) report the bytes the table takes in the data dir
 //! (`datafusion-pg-catalog`'s own versions answer 0 for every table).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
@@ -164,7 +169,7 @@ fn probe(arity: usize, accepts: &dyn Fn(&[FieldRef]) -> bool) -> Option<Vec<Data
     }
 }
 
-/// Whether `function` accepts `fields` without changing their types.
+/// Whether `function` takes `fields` without changing their types.
 fn takes_unchanged<F: UDFCoercionExt>(function: &F, fields: &[FieldRef]) -> bool {
     fields_with_udf(fields, function).is_ok_and(|coerced| {
         coerced
@@ -204,117 +209,129 @@ fn arities(doc: Option<&Documentation>) -> (Vec<String>, Vec<usize>) {
     (names, arities)
 }
 
+/// What a function kind answers: its name, documentation, whether it takes given argument
+/// types unchanged, and its result type for them (`None` for table functions, which check
+/// their constant arguments themselves and return rows).
+struct Described<'a> {
+    name: &'a str,
+    /// `f` function, `a` aggregate, `w` window.
+    kind: &'static str,
+    doc: Option<&'a Documentation>,
+    typing: Option<Typing<'a>>,
+}
+
+/// The result type for argument types the function takes unchanged, else `None`.
+type Typing<'a> = Box<dyn Fn(&[FieldRef]) -> Option<DataType> + 'a>;
+
+impl<'a> Described<'a> {
+    /// A scalar, aggregate or window function: `result` gives its result field for arguments
+    /// it takes unchanged.
+    fn typed<F: UDFCoercionExt>(
+        function: &'a F,
+        kind: &'static str,
+        doc: Option<&'a Documentation>,
+        result: impl Fn(&[FieldRef]) -> Result<FieldRef> + 'a,
+    ) -> Self {
+        Self {
+            name: function.name(),
+            kind,
+            doc,
+            typing: Some(Box::new(move |fields| {
+                takes_unchanged(function, fields)
+                    .then(|| result(fields).ok().map(|f| f.data_type().clone()))
+                    .flatten()
+            })),
+        }
+    }
+
+    /// Its rows, one per arity.
+    fn rows(&self) -> Vec<ProcRow> {
+        let (names, arities) = arities(self.doc);
+        arities
+            .into_iter()
+            .map(|arity| {
+                let typed = self.typing.as_ref().and_then(|typing| {
+                    let args = probe(arity, &|fields| typing(fields).is_some())?;
+                    let fields: Vec<FieldRef> = args
+                        .iter()
+                        .map(|t| Arc::new(Field::new("a", t.clone(), true)))
+                        .collect();
+                    Some((args, typing(&fields)?))
+                });
+                let args = (0..arity)
+                    .map(|i| {
+                        let t = typed.as_ref().map_or(ANY, |(types, _)| pg_type(&types[i]));
+                        (names.get(i).cloned().unwrap_or_default(), t)
+                    })
+                    .collect();
+                ProcRow {
+                    oid: 0,
+                    name: self.name.to_string(),
+                    kind: self.kind,
+                    set: self.typing.is_none(),
+                    args,
+                    result: typed.as_ref().map_or(ANY, |(_, result)| pg_type(result)),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Our functions, one row per name and arity, in name order; computed once.
 fn our_functions() -> &'static [ProcRow] {
     static ROWS: OnceLock<Vec<ProcRow>> = OnceLock::new();
     ROWS.get_or_init(|| {
-        let mut rows: BTreeMap<(String, usize), ProcRow> = BTreeMap::new();
-        let mut add = |name: &str,
-                       kind: &'static str,
-                       set: bool,
-                       doc: Option<&Documentation>,
-                       typed: &dyn Fn(&[DataType]) -> Option<PgType>,
-                       accepts: &dyn Fn(&[FieldRef]) -> bool| {
-            let (names, arities) = arities(doc);
-            for arity in arities {
-                let probed = if set { None } else { probe(arity, accepts) };
-                let args = (0..arity)
-                    .map(|i| {
-                        let t = probed.as_ref().map_or(ANY, |types| pg_type(&types[i]));
-                        (names.get(i).cloned().unwrap_or_default(), t)
-                    })
-                    .collect();
-                let result = probed.as_deref().and_then(typed).unwrap_or(ANY);
-                rows.insert(
-                    (name.to_string(), arity),
-                    ProcRow {
-                        oid: 0,
-                        name: name.to_string(),
-                        kind,
-                        set,
-                        args,
-                        result,
-                    },
-                );
-            }
-        };
-        let fields = |types: &[DataType]| -> Vec<FieldRef> {
-            types
-                .iter()
-                .map(|t| Arc::new(Field::new("a", t.clone(), true)))
-                .collect()
-        };
-        for udf in huaxiang_udfs::scalar_functions() {
-            let result = |types: &[DataType]| {
-                let fields = fields(types);
-                let scalars = vec![None; fields.len()];
-                udf.return_field_from_args(ReturnFieldArgs {
-                    arg_fields: &fields,
-                    scalar_arguments: &scalars,
-                })
-                .ok()
-                .map(|f| pg_type(f.data_type()))
-            };
-            let accepts = |f: &[FieldRef]| takes_unchanged(udf.as_ref(), f);
-            add(
-                udf.name(),
+        let (scalars, aggregates, windows, tables) = (
+            huaxiang_udfs::scalar_functions(),
+            huaxiang_udfs::aggregate_functions(),
+            huaxiang_udfs::window_functions(),
+            huaxiang_udfs::table_functions(),
+        );
+        let mut described = Vec::new();
+        for udf in &scalars {
+            described.push(Described::typed(
+                udf.as_ref(),
                 "f",
-                false,
                 udf.documentation(),
-                &result,
-                &accepts,
-            );
+                |fields| {
+                    udf.return_field_from_args(ReturnFieldArgs {
+                        arg_fields: fields,
+                        scalar_arguments: &vec![None; fields.len()],
+                    })
+                },
+            ));
         }
-        for udaf in huaxiang_udfs::aggregate_functions() {
-            let result = |types: &[DataType]| {
-                udaf.return_field(&fields(types))
-                    .ok()
-                    .map(|f| pg_type(f.data_type()))
-            };
-            let accepts = |f: &[FieldRef]| takes_unchanged(udaf.as_ref(), f);
-            add(
-                udaf.name(),
+        for udaf in &aggregates {
+            described.push(Described::typed(
+                udaf.as_ref(),
                 "a",
-                false,
                 udaf.documentation(),
-                &result,
-                &accepts,
-            );
+                |fields| udaf.return_field(fields),
+            ));
         }
-        for udwf in huaxiang_udfs::window_functions() {
-            let result = |types: &[DataType]| {
-                let fields = fields(types);
-                udwf.field(WindowUDFFieldArgs::new(&fields, udwf.name()))
-                    .ok()
-                    .map(|f| pg_type(f.data_type()))
-            };
-            let accepts = |f: &[FieldRef]| takes_unchanged(udwf.as_ref(), f);
-            add(
-                udwf.name(),
+        for udwf in &windows {
+            described.push(Described::typed(
+                udwf.as_ref(),
                 "w",
-                false,
                 udwf.documentation(),
-                &result,
-                &accepts,
-            );
+                |fields| udwf.field(WindowUDFFieldArgs::new(fields, udwf.name())),
+            ));
         }
-        for table in huaxiang_udfs::table_functions() {
-            add(
-                table.name,
-                "f",
-                true,
-                table.documentation,
-                &|_| None,
-                &|_| false,
-            );
+        for table in &tables {
+            described.push(Described {
+                name: table.name,
+                kind: "f",
+                doc: table.documentation,
+                typing: None,
+            });
         }
-        rows.into_values()
-            .enumerate()
-            .map(|(i, mut row)| {
-                row.oid = FIRST_OID + i as i32;
-                row
-            })
-            .collect()
+        let mut rows: Vec<ProcRow> = described.iter().flat_map(Described::rows).collect();
+        rows.sort_by(|a, b| (&a.name, a.args.len()).cmp(&(&b.name, b.args.len())));
+        rows.dedup_by(|a, b| a.name == b.name && a.args.len() == b.args.len());
+        for (i, row) in rows.iter_mut().enumerate() {
+            row.oid = FIRST_OID + i as i32;
+        }
+        rows
     })
 }
 
@@ -425,28 +442,37 @@ impl SchemaProvider for PgCatalogWithOurs {
         };
         let namespaces = self.inner.table("pg_namespace").await?;
         Ok(Some(match name.to_ascii_lowercase().as_str() {
-            "pg_proc" => Arc::new(PgProc {
-                builtins: table,
-                namespaces,
-            }),
-            "pg_class" => Arc::new(PgClass {
-                inner: table,
-                namespaces,
-                oids: self.oids.clone(),
-            }),
-            "pg_constraint" => Arc::new(ArrayColumns::new(
-                table,
-                &[("conkey", DataType::Int16), ("confkey", DataType::Int16)],
-            )),
-            "pg_index" => Arc::new(ArrayColumns::new(
-                table,
-                &[
-                    ("indkey", DataType::Int16),
-                    ("indoption", DataType::Int16),
-                    ("indclass", DataType::Int32),
-                    ("indcollation", DataType::Int32),
-                ],
-            )),
+            "pg_proc" => Rewritten::provider(table, OurFunctions { namespaces }),
+            "pg_class" => {
+                let added = missing_pg_class_columns(&table.schema());
+                Rewritten::provider(
+                    table,
+                    NoteRelationOids {
+                        namespaces,
+                        oids: self.oids.clone(),
+                        added,
+                    },
+                )
+            }
+            "pg_constraint" => {
+                let lists = ListColumns::of(
+                    &table.schema(),
+                    &[("conkey", DataType::Int16), ("confkey", DataType::Int16)],
+                );
+                Rewritten::provider(table, lists)
+            }
+            "pg_index" => {
+                let lists = ListColumns::of(
+                    &table.schema(),
+                    &[
+                        ("indkey", DataType::Int16),
+                        ("indoption", DataType::Int16),
+                        ("indclass", DataType::Int32),
+                        ("indcollation", DataType::Int32),
+                    ],
+                );
+                Rewritten::provider(table, lists)
+            }
             _ => table,
         }))
     }
@@ -456,178 +482,47 @@ impl SchemaProvider for PgCatalogWithOurs {
     }
 }
 
-/// `pg_proc`: PostgreSQL's built-ins, then ours.
-#[derive(Debug)]
-struct PgProc {
-    builtins: Arc<dyn TableProvider>,
-    namespaces: Option<Arc<dyn TableProvider>>,
-}
-
-/// The oid `pg_namespace` gives schema `public` (handed out when first listed).
-async fn public_oid(
-    namespaces: &Option<Arc<dyn TableProvider>>,
-    state: &dyn Session,
-) -> Result<Option<i32>> {
-    {
-        let Some(namespaces) = namespaces else {
-            return Ok(None);
-        };
-        let plan = namespaces.scan(state, None, &[], None).await?;
-        for batch in collect(plan, state.task_ctx()).await? {
-            let (Some(oid), Some(name)) =
-                (batch.column_by_name("oid"), batch.column_by_name("nspname"))
-            else {
-                continue;
-            };
-            let oid = cast(oid, &DataType::Int32)?;
-            let name = cast(name, &DataType::Utf8)?;
-            let (oid, name) = (oid.as_primitive::<Int32Type>(), name.as_string::<i32>());
-            for i in 0..batch.num_rows() {
-                if name.is_valid(i) && name.value(i) == "public" && oid.is_valid(i) {
-                    return Ok(Some(oid.value(i)));
-                }
-            }
-        }
-        Ok(None)
-    }
-}
-
-impl PgProc {
-    /// Our rows in `pg_proc`'s columns; columns not set here are NULL.
-    fn our_rows(&self, schema: &SchemaRef, namespace: Option<i32>) -> Result<RecordBatch> {
-        let rows = our_functions();
-        let n = rows.len();
-        let text = |f: &dyn Fn(&ProcRow) -> Option<String>| -> ArrayRef {
-            Arc::new(rows.iter().map(f).collect::<StringArray>())
-        };
-        let columns = schema
-            .fields()
-            .iter()
-            .map(|field| {
-                let column: ArrayRef = match field.name().as_str() {
-                    "oid" => Arc::new(rows.iter().map(|r| r.oid).collect::<Int32Array>()),
-                    "proname" => text(&|r| Some(r.name.clone())),
-                    "pronamespace" => Arc::new(Int32Array::from(vec![namespace; n])),
-                    "proowner" => Arc::new(Int32Array::from(vec![10; n])),
-                    // internal (12): compiled into the server
-                    "prolang" => Arc::new(Int32Array::from(vec![12; n])),
-                    "procost" => Arc::new(Float32Array::from(vec![1.0; n])),
-                    "prorows" => Arc::new(
-                        rows.iter()
-                            .map(|r| if r.set { 1000.0 } else { 0.0 })
-                            .collect::<Float32Array>(),
-                    ),
-                    "provariadic" => Arc::new(Int32Array::from(vec![0; n])),
-                    "prosupport" => text(&|_| Some("-".to_string())),
-                    "prokind" => text(&|r| Some(r.kind.to_string())),
-                    "prosecdef" | "proleakproof" | "proisstrict" => {
-                        Arc::new(BooleanArray::from(vec![false; n]))
-                    }
-                    "proretset" => {
-                        Arc::new(rows.iter().map(|r| Some(r.set)).collect::<BooleanArray>())
-                    }
-                    "provolatile" => text(&|_| Some("s".to_string())),
-                    "proparallel" => text(&|_| Some("s".to_string())),
-                    "pronargs" => Arc::new(
-                        rows.iter()
-                            .map(|r| r.args.len() as i16)
-                            .collect::<Int16Array>(),
-                    ),
-                    "pronargdefaults" => Arc::new(Int16Array::from(vec![0; n])),
-                    "prorettype" => Arc::new(
-                        rows.iter()
-                            .map(|r| if r.set { 2249 } else { r.result.oid })
-                            .collect::<Int32Array>(),
-                    ),
-                    "proargtypes" => text(&|r| {
-                        Some(
-                            r.args
-                                .iter()
-                                .map(|(_, t)| t.oid.to_string())
-                                .collect::<Vec<_>>()
-                                .join(" "),
-                        )
-                    }),
-                    "proargnames" => text(&|r| {
-                        (!r.args.is_empty()).then(|| {
-                            let names: Vec<&str> = r.args.iter().map(|(n, _)| n.as_str()).collect();
-                            format!("{{{}}}", names.join(","))
-                        })
-                    }),
-                    "prosrc" => text(&|r| Some(r.name.clone())),
-                    _ => datafusion::arrow::array::new_null_array(field.data_type(), n),
-                };
-                if column.data_type() == field.data_type() {
-                    Ok(column)
-                } else {
-                    Ok(cast(&column, field.data_type())?)
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(RecordBatch::try_new(schema.clone(), columns)?)
-    }
-}
-
+/// How a wrapped catalog table changes the rows `datafusion-pg-catalog` gives it.
 #[async_trait]
-impl TableProvider for PgProc {
-    fn schema(&self) -> SchemaRef {
-        self.builtins.schema()
+trait RowRewrite: std::fmt::Debug + Send + Sync {
+    /// The table's schema after the change.
+    fn schema(&self, inner: &SchemaRef) -> SchemaRef {
+        inner.clone()
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    async fn scan(
+    /// The inner table's rows, changed, in `schema`.
+    async fn rewrite(
         &self,
+        batches: Vec<RecordBatch>,
+        schema: &SchemaRef,
         state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let schema = self.schema();
-        let plan = self.builtins.scan(state, None, &[], None).await?;
-        let mut batches = collect(plan, state.task_ctx()).await?;
-        let namespace = public_oid(&self.namespaces, state).await?;
-        batches.push(self.our_rows(&schema, namespace)?);
-        Ok(MemorySourceConfig::try_new_exec(
-            &[batches],
+    ) -> Result<Vec<RecordBatch>>;
+}
+
+/// A catalog table served from the rows of `inner` (read whole at each scan: catalog tables
+/// are small), changed by `rows`.
+#[derive(Debug)]
+struct Rewritten<R> {
+    inner: Arc<dyn TableProvider>,
+    schema: SchemaRef,
+    rows: R,
+}
+
+impl<R: RowRewrite + 'static> Rewritten<R> {
+    fn provider(inner: Arc<dyn TableProvider>, rows: R) -> Arc<dyn TableProvider> {
+        let schema = rows.schema(&inner.schema());
+        Arc::new(Self {
+            inner,
             schema,
-            projection.cloned(),
-        )?)
+            rows,
+        })
     }
 }
 
-/// `pg_class`, noting the oids of `public`'s relations as it is read, with PostgreSQL's
-/// columns `datafusion-pg-catalog` leaves out (`reloptions`, read by SQLAlchemy's index
-/// reflection) added as NULL: huaxiang sets no storage options.
-#[derive(Debug)]
-struct PgClass {
-    inner: Arc<dyn TableProvider>,
-    namespaces: Option<Arc<dyn TableProvider>>,
-    oids: RelationOids,
-}
-
-/// Columns of PostgreSQL's `pg_class` missing from `datafusion-pg-catalog`'s, all NULL here.
-fn missing_pg_class_columns(schema: &SchemaRef) -> Vec<FieldRef> {
-    let text_array = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
-    [("reloptions", text_array.clone()), ("relacl", text_array)]
-        .into_iter()
-        .filter(|(name, _)| schema.index_of(name).is_err())
-        .map(|(name, t)| Arc::new(Field::new(name, t, true)))
-        .collect()
-}
-
 #[async_trait]
-impl TableProvider for PgClass {
+impl<R: RowRewrite + 'static> TableProvider for Rewritten<R> {
     fn schema(&self) -> SchemaRef {
-        let inner = self.inner.schema();
-        let mut fields: Vec<FieldRef> = inner.fields().iter().cloned().collect();
-        fields.extend(missing_pg_class_columns(&inner));
-        Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
-            fields,
-            inner.metadata().clone(),
-        ))
+        self.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -642,14 +537,177 @@ impl TableProvider for PgClass {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let plan = self.inner.scan(state, None, &[], None).await?;
-        let schema = self.schema();
-        let missing = missing_pg_class_columns(&self.inner.schema());
-        let batches = collect(plan, state.task_ctx())
-            .await?
+        let batches = collect(plan, state.task_ctx()).await?;
+        let batches = self.rows.rewrite(batches, &self.schema, state).await?;
+        Ok(MemorySourceConfig::try_new_exec(
+            &[batches],
+            self.schema.clone(),
+            projection.cloned(),
+        )?)
+    }
+}
+
+/// `pg_proc`: PostgreSQL's built-ins, then ours.
+#[derive(Debug)]
+struct OurFunctions {
+    namespaces: Option<Arc<dyn TableProvider>>,
+}
+
+#[async_trait]
+impl RowRewrite for OurFunctions {
+    async fn rewrite(
+        &self,
+        mut batches: Vec<RecordBatch>,
+        schema: &SchemaRef,
+        state: &dyn Session,
+    ) -> Result<Vec<RecordBatch>> {
+        let namespace = public_oid(&self.namespaces, state).await?;
+        batches.push(our_rows(schema, namespace)?);
+        Ok(batches)
+    }
+}
+
+/// The oid `pg_namespace` gives schema `public` (handed out when first listed).
+async fn public_oid(
+    namespaces: &Option<Arc<dyn TableProvider>>,
+    state: &dyn Session,
+) -> Result<Option<i32>> {
+    let Some(namespaces) = namespaces else {
+        return Ok(None);
+    };
+    let plan = namespaces.scan(state, None, &[], None).await?;
+    for batch in collect(plan, state.task_ctx()).await? {
+        let (Some(oid), Some(name)) =
+            (batch.column_by_name("oid"), batch.column_by_name("nspname"))
+        else {
+            continue;
+        };
+        let oid = cast(oid, &DataType::Int32)?;
+        let name = cast(name, &DataType::Utf8)?;
+        let (oid, name) = (oid.as_primitive::<Int32Type>(), name.as_string::<i32>());
+        for i in 0..batch.num_rows() {
+            if name.is_valid(i) && name.value(i) == "public" && oid.is_valid(i) {
+                return Ok(Some(oid.value(i)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Our rows in `pg_proc`'s columns; columns not set here are NULL.
+fn our_rows(schema: &SchemaRef, namespace: Option<i32>) -> Result<RecordBatch> {
+    let rows = our_functions();
+    let n = rows.len();
+    let text = |f: &dyn Fn(&ProcRow) -> Option<String>| -> ArrayRef {
+        Arc::new(rows.iter().map(f).collect::<StringArray>())
+    };
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column: ArrayRef = match field.name().as_str() {
+                "oid" => Arc::new(rows.iter().map(|r| r.oid).collect::<Int32Array>()),
+                "proname" => text(&|r| Some(r.name.clone())),
+                "pronamespace" => Arc::new(Int32Array::from(vec![namespace; n])),
+                "proowner" => Arc::new(Int32Array::from(vec![10; n])),
+                // internal (12): compiled into the server
+                "prolang" => Arc::new(Int32Array::from(vec![12; n])),
+                "procost" => Arc::new(Float32Array::from(vec![1.0; n])),
+                "prorows" => Arc::new(
+                    rows.iter()
+                        .map(|r| if r.set { 1000.0 } else { 0.0 })
+                        .collect::<Float32Array>(),
+                ),
+                "provariadic" => Arc::new(Int32Array::from(vec![0; n])),
+                "prosupport" => text(&|_| Some("-".to_string())),
+                "prokind" => text(&|r| Some(r.kind.to_string())),
+                "prosecdef" | "proleakproof" | "proisstrict" => {
+                    Arc::new(BooleanArray::from(vec![false; n]))
+                }
+                "proretset" => Arc::new(rows.iter().map(|r| Some(r.set)).collect::<BooleanArray>()),
+                "provolatile" => text(&|_| Some("s".to_string())),
+                "proparallel" => text(&|_| Some("s".to_string())),
+                "pronargs" => Arc::new(
+                    rows.iter()
+                        .map(|r| r.args.len() as i16)
+                        .collect::<Int16Array>(),
+                ),
+                "pronargdefaults" => Arc::new(Int16Array::from(vec![0; n])),
+                "prorettype" => Arc::new(
+                    rows.iter()
+                        .map(|r| if r.set { 2249 } else { r.result.oid })
+                        .collect::<Int32Array>(),
+                ),
+                "proargtypes" => text(&|r| {
+                    Some(
+                        r.args
+                            .iter()
+                            .map(|(_, t)| t.oid.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    )
+                }),
+                "proargnames" => text(&|r| {
+                    (!r.args.is_empty()).then(|| {
+                        let names: Vec<&str> = r.args.iter().map(|(n, _)| n.as_str()).collect();
+                        format!("{{{}}}", names.join(","))
+                    })
+                }),
+                "prosrc" => text(&|r| Some(r.name.clone())),
+                _ => datafusion::arrow::array::new_null_array(field.data_type(), n),
+            };
+            if column.data_type() == field.data_type() {
+                Ok(column)
+            } else {
+                Ok(cast(&column, field.data_type())?)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// `pg_class`, noting the oids of `public`'s relations as it is read (for the size
+/// functions), with PostgreSQL's columns `datafusion-pg-catalog` leaves out (`reloptions`, read
+/// by SQLAlchemy's index reflection) added as NULL: huaxiang sets no storage options.
+#[derive(Debug)]
+struct NoteRelationOids {
+    namespaces: Option<Arc<dyn TableProvider>>,
+    oids: RelationOids,
+    added: Vec<FieldRef>,
+}
+
+/// Columns of PostgreSQL's `pg_class` missing from `datafusion-pg-catalog`'s, all NULL here.
+fn missing_pg_class_columns(schema: &SchemaRef) -> Vec<FieldRef> {
+    let text_array = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+    [("reloptions", text_array.clone()), ("relacl", text_array)]
+        .into_iter()
+        .filter(|(name, _)| schema.index_of(name).is_err())
+        .map(|(name, t)| Arc::new(Field::new(name, t, true)))
+        .collect()
+}
+
+#[async_trait]
+impl RowRewrite for NoteRelationOids {
+    fn schema(&self, inner: &SchemaRef) -> SchemaRef {
+        let mut fields: Vec<FieldRef> = inner.fields().iter().cloned().collect();
+        fields.extend(self.added.iter().cloned());
+        Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
+            fields,
+            inner.metadata().clone(),
+        ))
+    }
+
+    async fn rewrite(
+        &self,
+        batches: Vec<RecordBatch>,
+        schema: &SchemaRef,
+        state: &dyn Session,
+    ) -> Result<Vec<RecordBatch>> {
+        let batches = batches
             .into_iter()
             .map(|batch| {
                 let mut columns = batch.columns().to_vec();
-                for field in &missing {
+                for field in &self.added {
                     columns.push(datafusion::arrow::array::new_null_array(
                         field.data_type(),
                         batch.num_rows(),
@@ -688,50 +746,34 @@ impl TableProvider for PgClass {
                 oids.extend(found);
             }
         }
-        Ok(MemorySourceConfig::try_new_exec(
-            &[batches],
-            schema,
-            projection.cloned(),
-        )?)
+        Ok(batches)
     }
 }
 
-/// A catalog table whose array columns (`int2vector`, `oidvector`, `int2[]` in PostgreSQL)
-/// `datafusion-pg-catalog` keeps as text such as `"1 2"`: they are given as lists, so the
+/// Array columns (`int2vector`, `oidvector`, `int2[]` in PostgreSQL) that
+/// `datafusion-pg-catalog` keeps as text such as `"1 2"`, given as lists, so the
 /// `unnest(conkey)` of SQLAlchemy's and pgjdbc's key queries plans.
 #[derive(Debug)]
-struct ArrayColumns {
-    inner: Arc<dyn TableProvider>,
-    schema: SchemaRef,
+struct ListColumns {
     /// Indices of the columns to convert, with their element type.
     columns: Vec<(usize, DataType)>,
 }
 
-impl ArrayColumns {
-    fn new(inner: Arc<dyn TableProvider>, columns: &[(&str, DataType)]) -> Self {
-        let original = inner.schema();
-        let mut fields: Vec<FieldRef> = original.fields().iter().cloned().collect();
-        let mut converted = Vec::new();
-        for (name, element) in columns {
-            if let Ok(i) = original.index_of(name)
-                && matches!(fields[i].data_type(), DataType::Utf8 | DataType::Utf8View)
-            {
-                fields[i] = Arc::new(Field::new(
-                    *name,
-                    DataType::List(Arc::new(Field::new_list_field(element.clone(), true))),
-                    true,
-                ));
-                converted.push((i, element.clone()));
-            }
-        }
-        Self {
-            inner,
-            schema: Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
-                fields,
-                original.metadata().clone(),
-            )),
-            columns: converted,
-        }
+impl ListColumns {
+    /// The columns of `schema` among `wanted` that are text.
+    fn of(schema: &SchemaRef, wanted: &[(&str, DataType)]) -> Self {
+        let columns = wanted
+            .iter()
+            .filter_map(|(name, element)| {
+                let i = schema.index_of(name).ok()?;
+                matches!(
+                    schema.field(i).data_type(),
+                    DataType::Utf8 | DataType::Utf8View
+                )
+                .then(|| (i, element.clone()))
+            })
+            .collect();
+        Self { columns }
     }
 
     /// `"1 2"`, `"{1,2}"` → `[1, 2]`; NULL stays NULL.
@@ -755,47 +797,43 @@ impl ArrayColumns {
             builder.append(true);
         }
         let list: ArrayRef = Arc::new(builder.finish());
-        Ok(cast(
-            &list,
-            &DataType::List(Arc::new(Field::new_list_field(element.clone(), true))),
-        )?)
+        Ok(cast(&list, &list_of(element))?)
     }
 }
 
+fn list_of(element: &DataType) -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(element.clone(), true)))
+}
+
 #[async_trait]
-impl TableProvider for ArrayColumns {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+impl RowRewrite for ListColumns {
+    fn schema(&self, inner: &SchemaRef) -> SchemaRef {
+        let mut fields: Vec<FieldRef> = inner.fields().iter().cloned().collect();
+        for (i, element) in &self.columns {
+            fields[*i] = Arc::new(Field::new(fields[*i].name(), list_of(element), true));
+        }
+        Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
+            fields,
+            inner.metadata().clone(),
+        ))
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    async fn scan(
+    async fn rewrite(
         &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let plan = self.inner.scan(state, None, &[], None).await?;
-        let batches = collect(plan, state.task_ctx())
-            .await?
+        batches: Vec<RecordBatch>,
+        schema: &SchemaRef,
+        _state: &dyn Session,
+    ) -> Result<Vec<RecordBatch>> {
+        batches
             .into_iter()
             .map(|batch| {
                 let mut columns = batch.columns().to_vec();
                 for (i, element) in &self.columns {
                     columns[*i] = Self::to_list(&columns[*i], element)?;
                 }
-                Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+                Ok(RecordBatch::try_new(schema.clone(), columns)?)
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(MemorySourceConfig::try_new_exec(
-            &[batches],
-            self.schema.clone(),
-            projection.cloned(),
-        )?)
+            .collect()
     }
 }
 
