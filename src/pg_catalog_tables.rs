@@ -341,8 +341,22 @@ fn by_oid(oid: i32) -> Option<&'static ProcRow> {
     rows.get(index)
 }
 
-/// The oid `pg_class` gave each relation of `public`, as last read.
-type RelationOids = Arc<RwLock<HashMap<i32, String>>>;
+/// What `pg_class` said of each relation oid, as last read.
+type RelationOids = Arc<RwLock<HashMap<i32, Noted>>>;
+
+/// Where a relation lives, for the size and visibility functions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Noted {
+    /// A relation of `public`, by name.
+    Public(String),
+    /// A table of `pg_catalog`.
+    Catalog,
+    /// A relation of a schema outside the search path (`huaxiang`, `information_schema`).
+    Elsewhere,
+}
+
+/// `pg_catalog`'s namespace oid, the same in every PostgreSQL.
+const PG_CATALOG_NAMESPACE: i32 = 11;
 
 /// Replaces `pg_catalog` in `ctx`'s catalog `database` by one whose `pg_proc` lists our
 /// functions too, and registers the `pg_get_function_*` and size functions.
@@ -359,6 +373,10 @@ pub fn register(ctx: &SessionContext, database: &str, tables: Arc<Catalog>) {
             }),
         );
     }
+    ctx.register_udf(ScalarUDF::new_from_impl(TableIsVisible {
+        oids: oids.clone(),
+        signature: oid_signature(),
+    }));
     for name in [
         "pg_table_size",
         "pg_relation_size",
@@ -717,7 +735,7 @@ impl RowRewrite for NoteRelationOids {
             })
             .collect::<Result<Vec<_>>>()?;
         if let Some(public) = public_oid(&self.namespaces, state).await? {
-            let mut found = HashMap::new();
+            let mut found: HashMap<i32, Noted> = HashMap::new();
             for batch in &batches {
                 let (Some(oid), Some(name), Some(namespace)) = (
                     batch.column_by_name("oid"),
@@ -737,9 +755,15 @@ impl RowRewrite for NoteRelationOids {
                     namespace.as_primitive::<Int32Type>(),
                 );
                 for i in 0..batch.num_rows() {
-                    if namespace.is_valid(i) && namespace.value(i) == public && oid.is_valid(i) {
-                        found.insert(oid.value(i), name.value(i).to_string());
+                    if !(namespace.is_valid(i) && oid.is_valid(i)) {
+                        continue;
                     }
+                    let noted = match namespace.value(i) {
+                        n if n == public => Noted::Public(name.value(i).to_string()),
+                        PG_CATALOG_NAMESPACE => Noted::Catalog,
+                        _ => Noted::Elsewhere,
+                    };
+                    found.insert(oid.value(i), noted);
                 }
             }
             if let Ok(mut oids) = self.oids.write() {
@@ -877,9 +901,13 @@ impl ScalarUDFImpl for RelationSize {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let size = |oid: i64| {
-            let name = i32::try_from(oid)
+            let noted = i32::try_from(oid)
                 .ok()
                 .and_then(|oid| self.oids.read().ok()?.get(&oid).cloned())?;
+            let Noted::Public(name) = noted else {
+                // PostgreSQL's own catalogs and other schemas take no room in the data dir.
+                return Some(0);
+            };
             self.catalog
                 .relation_size(&name)
                 .and_then(|bytes| i64::try_from(bytes).ok())
@@ -889,6 +917,63 @@ impl ScalarUDFImpl for RelationSize {
             size,
             |values| Arc::new(Int64Array::from(values)),
             ScalarValue::Int64,
+        )
+    }
+}
+
+/// `pg_table_is_visible(oid)`: true for the relations of the search path (`public`,
+/// `pg_catalog`), false for others (`huaxiang.models`, `information_schema`), NULL for an oid
+/// `pg_class` has not shown — so psql's `\dt` and SQLAlchemy's table list (which filter with it)
+/// show only what an unqualified name reaches, as in PostgreSQL. (`datafusion-pg-catalog`'s
+/// own version is true for every oid.)
+#[derive(Debug)]
+struct TableIsVisible {
+    oids: RelationOids,
+    signature: Signature,
+}
+
+impl PartialEq for TableIsVisible {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.oids, &other.oids)
+    }
+}
+
+impl Eq for TableIsVisible {}
+
+impl std::hash::Hash for TableIsVisible {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "pg_table_is_visible".hash(state);
+    }
+}
+
+impl ScalarUDFImpl for TableIsVisible {
+    fn name(&self) -> &str {
+        "pg_table_is_visible"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let visible = |oid: i64| {
+            let noted = self
+                .oids
+                .read()
+                .ok()?
+                .get(&i32::try_from(oid).ok()?)
+                .cloned()?;
+            Some(noted != Noted::Elsewhere)
+        };
+        map_oids(
+            &args,
+            visible,
+            |values| Arc::new(BooleanArray::from(values)),
+            ScalarValue::Boolean,
         )
     }
 }

@@ -31,6 +31,8 @@ tables = inspector.get_table_names()
 for table in ["customers", "orders", "order_items", "reviews", "crm_contacts"]:
     check(table in tables, f"table {table} is listed")
 check("sqlalchemy_big_orders" in inspector.get_view_names(), "the view is listed")
+check("models" not in tables, "huaxiang.models is not listed as a table of public")
+check("models" in inspector.get_table_names(schema="huaxiang"), "huaxiang.models is in its schema")
 check(inspector.has_table("orders") and not inspector.has_table("nope"), "has_table")
 
 for name in tables + ["sqlalchemy_big_orders"]:
