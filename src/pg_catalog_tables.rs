@@ -373,30 +373,23 @@ pub fn register(ctx: &SessionContext, database: &str, tables: Arc<Catalog>) {
             }),
         );
     }
-    ctx.register_udf(ScalarUDF::new_from_impl(TableIsVisible {
-        oids: oids.clone(),
-        signature: oid_signature(),
-    }));
-    for name in [
-        "pg_table_size",
-        "pg_relation_size",
-        "pg_total_relation_size",
+    for (name, answer) in [
+        ("pg_table_is_visible", OidAnswer::Visible),
+        ("pg_table_size", OidAnswer::Size),
+        ("pg_relation_size", OidAnswer::Size),
+        ("pg_total_relation_size", OidAnswer::Size),
+        ("pg_get_function_result", OidAnswer::FunctionResult),
+        ("pg_get_function_arguments", OidAnswer::FunctionArguments),
+        (
+            "pg_get_function_identity_arguments",
+            OidAnswer::FunctionArguments,
+        ),
     ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(RelationSize {
+        ctx.register_udf(ScalarUDF::new_from_impl(OidFunction {
             name,
+            answer,
             oids: oids.clone(),
             catalog: tables.clone(),
-            signature: oid_signature(),
-        }));
-    }
-    for (name, describe) in [
-        ("pg_get_function_result", Describe::Result),
-        ("pg_get_function_arguments", Describe::Arguments),
-        ("pg_get_function_identity_arguments", Describe::Arguments),
-    ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(DescribeFunction {
-            name,
-            describe,
             signature: oid_signature(),
         }));
     }
@@ -861,32 +854,63 @@ impl RowRewrite for ListColumns {
     }
 }
 
-/// `pg_table_size(oid)` (and `pg_relation_size`, `pg_total_relation_size`, the same here:
-/// huaxiang has no indexes or TOAST): the bytes a table of `public` takes in the data dir, 0
-/// for views and external tables, NULL for an oid `pg_class` has not shown.
+/// What an [`OidFunction`] answers for an oid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum OidAnswer {
+    /// `pg_table_is_visible`: true for the relations of the search path (`public`,
+    /// `pg_catalog`), false for others (`huaxiang.models`, `information_schema`), NULL for an
+    /// oid `pg_class` has not shown — so psql's `\dt` and SQLAlchemy's table list (which filter
+    /// with it) show only what an unqualified name reaches, as in PostgreSQL.
+    /// (`datafusion-pg-catalog`'s own version is true for every oid.)
+    Visible,
+    /// `pg_table_size` (and `pg_relation_size`, `pg_total_relation_size`, the same here:
+    /// huaxiang has no indexes or TOAST): the bytes a table of `public` takes in the data dir,
+    /// 0 for views, external tables and other schemas, NULL for an oid `pg_class` has not shown.
+    Size,
+    /// `pg_get_function_result`: for our functions, the result as PostgreSQL writes it; NULL
+    /// for other oids (PostgreSQL's built-ins are not described).
+    FunctionResult,
+    /// `pg_get_function_arguments` / `_identity_arguments`: our functions' argument lists.
+    FunctionArguments,
+}
+
+/// The catalog functions of one oid argument: relations' visibility and size, functions'
+/// descriptions.
 #[derive(Debug)]
-struct RelationSize {
+struct OidFunction {
     name: &'static str,
+    answer: OidAnswer,
     oids: RelationOids,
     catalog: Arc<Catalog>,
     signature: Signature,
 }
 
-impl PartialEq for RelationSize {
+impl PartialEq for OidFunction {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name && Arc::ptr_eq(&self.oids, &other.oids)
     }
 }
 
-impl Eq for RelationSize {}
+impl Eq for OidFunction {}
 
-impl std::hash::Hash for RelationSize {
+impl std::hash::Hash for OidFunction {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.name.hash(state);
     }
 }
 
-impl ScalarUDFImpl for RelationSize {
+impl OidFunction {
+    /// What `pg_class` said of a relation oid.
+    fn noted(&self, oid: i64) -> Option<Noted> {
+        self.oids
+            .read()
+            .ok()?
+            .get(&i32::try_from(oid).ok()?)
+            .cloned()
+    }
+}
+
+impl ScalarUDFImpl for OidFunction {
     fn name(&self) -> &str {
         self.name
     }
@@ -896,131 +920,49 @@ impl ScalarUDFImpl for RelationSize {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Int64)
+        Ok(match self.answer {
+            OidAnswer::Visible => DataType::Boolean,
+            OidAnswer::Size => DataType::Int64,
+            OidAnswer::FunctionResult | OidAnswer::FunctionArguments => DataType::Utf8,
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let size = |oid: i64| {
-            let noted = i32::try_from(oid)
-                .ok()
-                .and_then(|oid| self.oids.read().ok()?.get(&oid).cloned())?;
-            let Noted::Public(name) = noted else {
-                // PostgreSQL's own catalogs and other schemas take no room in the data dir.
-                return Some(0);
-            };
-            self.catalog
-                .relation_size(&name)
-                .and_then(|bytes| i64::try_from(bytes).ok())
-        };
-        map_oids(
-            &args,
-            size,
-            |values| Arc::new(Int64Array::from(values)),
-            ScalarValue::Int64,
-        )
-    }
-}
-
-/// `pg_table_is_visible(oid)`: true for the relations of the search path (`public`,
-/// `pg_catalog`), false for others (`huaxiang.models`, `information_schema`), NULL for an oid
-/// `pg_class` has not shown — so psql's `\dt` and SQLAlchemy's table list (which filter with it)
-/// show only what an unqualified name reaches, as in PostgreSQL. (`datafusion-pg-catalog`'s
-/// own version is true for every oid.)
-#[derive(Debug)]
-struct TableIsVisible {
-    oids: RelationOids,
-    signature: Signature,
-}
-
-impl PartialEq for TableIsVisible {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.oids, &other.oids)
-    }
-}
-
-impl Eq for TableIsVisible {}
-
-impl std::hash::Hash for TableIsVisible {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        "pg_table_is_visible".hash(state);
-    }
-}
-
-impl ScalarUDFImpl for TableIsVisible {
-    fn name(&self) -> &str {
-        "pg_table_is_visible"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Boolean)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let visible = |oid: i64| {
-            let noted = self
-                .oids
-                .read()
-                .ok()?
-                .get(&i32::try_from(oid).ok()?)
-                .cloned()?;
-            Some(noted != Noted::Elsewhere)
-        };
-        map_oids(
-            &args,
-            visible,
-            |values| Arc::new(BooleanArray::from(values)),
-            ScalarValue::Boolean,
-        )
-    }
-}
-
-/// `pg_get_function_result(oid)` and friends: for our functions, their result or argument
-/// list as PostgreSQL writes it; NULL for other oids (PostgreSQL's built-ins are not
-/// described).
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct DescribeFunction {
-    name: &'static str,
-    describe: Describe,
-    signature: Signature,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Describe {
-    Result,
-    Arguments,
-}
-
-impl ScalarUDFImpl for DescribeFunction {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let describe = |oid: i64| {
-            let row = by_oid(i32::try_from(oid).ok()?)?;
-            Some(match self.describe {
-                Describe::Result => row.result_text(),
-                Describe::Arguments => row.arguments_text(),
-            })
-        };
-        map_oids(
-            &args,
-            describe,
-            |values| Arc::new(values.into_iter().collect::<StringArray>()),
-            ScalarValue::Utf8,
-        )
+        match self.answer {
+            OidAnswer::Visible => map_oids(
+                &args,
+                |oid| Some(self.noted(oid)? != Noted::Elsewhere),
+                |values| Arc::new(BooleanArray::from(values)),
+                ScalarValue::Boolean,
+            ),
+            OidAnswer::Size => map_oids(
+                &args,
+                |oid| {
+                    let Noted::Public(name) = self.noted(oid)? else {
+                        // PostgreSQL's own catalogs and other schemas take no room in the
+                        // data dir.
+                        return Some(0);
+                    };
+                    self.catalog
+                        .relation_size(&name)
+                        .and_then(|bytes| i64::try_from(bytes).ok())
+                },
+                |values| Arc::new(Int64Array::from(values)),
+                ScalarValue::Int64,
+            ),
+            OidAnswer::FunctionResult | OidAnswer::FunctionArguments => map_oids(
+                &args,
+                |oid| {
+                    let row = by_oid(i32::try_from(oid).ok()?)?;
+                    Some(match self.answer {
+                        OidAnswer::FunctionResult => row.result_text(),
+                        _ => row.arguments_text(),
+                    })
+                },
+                |values| Arc::new(values.into_iter().collect::<StringArray>()),
+                ScalarValue::Utf8,
+            ),
+        }
     }
 }
 
