@@ -141,6 +141,28 @@ pub struct OwnedDdl {
     cascade: bool,
 }
 
+/// Statements printed back as one query string.
+fn join_statements(statements: &[impl std::fmt::Display]) -> String {
+    statements
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The kinds of the functions a session knows, for the SQL rewrites.
+struct SessionFunctions<'a>(&'a datafusion::execution::SessionState);
+
+impl crate::sql_text::FunctionKinds for SessionFunctions<'_> {
+    fn is_scalar(&self, name: &str) -> bool {
+        self.0.scalar_functions().contains_key(name) && !self.0.table_functions().contains_key(name)
+    }
+
+    fn is_aggregate(&self, name: &str) -> bool {
+        self.0.aggregate_functions().contains_key(name)
+    }
+}
+
 /// The engine over one data dir.
 pub struct Engine {
     ctx: SessionContext,
@@ -215,22 +237,55 @@ impl Engine {
     }
 
     /// `sql` with PostgreSQL constructs DataFusion cannot plan rewritten (see
+    /// [`crate::sql_text::rewrite_postgres_forms`] and
     /// [`crate::sql_text::rewrite_array_subqueries`]), or `None` when there are none, so the text
-    /// goes on exactly as written. Statements are read as `datafusion-postgres` reads them
-    /// (whole client catalog queries it knows are replaced by simpler ones first), so its own
-    /// replacements still apply.
+    /// goes on exactly as written. The forms are rewritten in the text as the client sent it; the
+    /// array subqueries in statements as `datafusion-postgres` reads them (whole client catalog
+    /// queries it knows are replaced by simpler ones first), so its own replacements still apply.
     pub fn rewrite_for_engine(&self, sql: &str) -> Option<String> {
-        if !crate::sql_text::may_have_array_subquery(sql) {
+        let forms = self.rewrite_postgres_forms(sql);
+        let text = forms.as_deref().unwrap_or(sql);
+        if !crate::sql_text::may_have_array_subquery(text) {
+            return forms;
+        }
+        let Ok(mut statements) = self.compat.parse(text) else {
+            return forms;
+        };
+        if crate::sql_text::rewrite_array_subqueries(&mut statements) {
+            Some(join_statements(&statements))
+        } else {
+            forms
+        }
+    }
+
+    fn rewrite_postgres_forms(&self, sql: &str) -> Option<String> {
+        use datafusion::sql::sqlparser::{dialect::PostgreSqlDialect, parser::Parser};
+        // Cheap tests first: only queries can hold the forms, and a huge statement (a long
+        // INSERT … VALUES) is not worth parsing twice.
+        if sql.len() > 256 * 1024 || !sql.to_ascii_lowercase().contains("select") {
             return None;
         }
-        let mut statements = self.compat.parse(sql).ok()?;
-        crate::sql_text::rewrite_array_subqueries(&mut statements).then(|| {
-            statements
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+        // A client catalog query that `datafusion-postgres` replaces as a whole (psql's `\d`
+        // publication list) is left for it to replace: rewritten, it would no longer match.
+        // Except Grafana's search-path lookup, which it replaces by an empty list (as its
+        // comment says, until `current_setting` exists — ours does): rewritten, it runs.
+        let grafana_search_path = sql
+            .split_whitespace()
+            .collect::<String>()
+            .contains("string_to_array(current_setting('search_path'),',')");
+        let replaced = self.compat.parse(sql).ok()?;
+        let unreplaced: Vec<String> = statements
+            .iter()
+            .map(|s| self.compat.rewrite(s.clone()).to_string())
+            .collect();
+        if !grafana_search_path && replaced.iter().map(|s| s.to_string()).ne(unreplaced) {
+            return None;
+        }
+        let state = self.ctx.state_ref();
+        let state = state.read();
+        crate::sql_text::rewrite_postgres_forms(&mut statements, &SessionFunctions(&state))
+            .then(|| join_statements(&statements))
     }
 
     /// Runs GRANT, REVOKE or a masking statement (the caller has checked the user is an admin).
@@ -417,7 +472,8 @@ fn build_session(
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE, PUBLIC_SCHEMA)
         .with_create_default_catalog_and_schema(false)
-        .with_information_schema(true);
+        // Ours replaces DataFusion's (see crate::info_schema), registered below.
+        .with_information_schema(false);
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
     // Delta's planner is DataFusion's default planner plus the physical nodes Delta's writer
     // uses, so CREATE TABLE AS and INSERT can hand their plans to `deltalake` in this session.
@@ -440,11 +496,7 @@ fn build_session(
             }),
         );
     }
-    let mut state = builder.build();
-    // information_schema.columns.data_type in PostgreSQL's names (after DataFusion's rules).
-    state.add_analyzer_rule(Arc::new(
-        crate::info_schema::PgInformationSchemaTypes::default(),
-    ));
+    let state = builder.build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(DATABASE, catalog.catalog_provider());
     // Passed by value: datafusion-pg-catalog 0.19's provider impl for `Arc<T>` calls itself
@@ -470,6 +522,7 @@ fn build_session(
             access: FileAccess::Unrestricted,
         }),
     );
+    crate::info_schema::register(&ctx, DATABASE)?;
     Ok(ctx)
 }
 

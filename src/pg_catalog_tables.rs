@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use async_trait::async_trait;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float32Array, Int16Array, Int32Array, Int64Array,
-    Int64Builder, ListBuilder, RecordBatch, StringArray,
+    Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
@@ -453,7 +453,22 @@ impl SchemaProvider for PgCatalogWithOurs {
         };
         let namespaces = self.inner.table("pg_namespace").await?;
         Ok(Some(match name.to_ascii_lowercase().as_str() {
-            "pg_proc" => Rewritten::provider(table, OurFunctions { namespaces }),
+            "pg_proc" => {
+                let lists = ListColumns::of(
+                    &table.schema(),
+                    &[
+                        ("proallargtypes", DataType::Int32),
+                        ("proargmodes", DataType::Utf8),
+                        ("proargnames", DataType::Utf8),
+                        ("proacl", DataType::Utf8),
+                    ],
+                );
+                Rewritten::provider(table, OurFunctions { namespaces, lists })
+            }
+            "pg_type" => {
+                let procs = self.inner.table("pg_proc").await?;
+                Rewritten::provider(table, RegprocOids::of(procs))
+            }
             "pg_class" => {
                 let added = missing_pg_class_columns(&table.schema());
                 Rewritten::provider(
@@ -495,7 +510,7 @@ impl SchemaProvider for PgCatalogWithOurs {
 
 /// How a wrapped catalog table changes the rows `datafusion-pg-catalog` gives it.
 #[async_trait]
-trait RowRewrite: std::fmt::Debug + Send + Sync {
+pub(crate) trait RowRewrite: std::fmt::Debug + Send + Sync {
     /// The table's schema after the change.
     fn schema(&self, inner: &SchemaRef) -> SchemaRef {
         inner.clone()
@@ -513,14 +528,14 @@ trait RowRewrite: std::fmt::Debug + Send + Sync {
 /// A catalog table served from the rows of `inner` (read whole at each scan: catalog tables
 /// are small), changed by `rows`.
 #[derive(Debug)]
-struct Rewritten<R> {
+pub(crate) struct Rewritten<R> {
     inner: Arc<dyn TableProvider>,
     schema: SchemaRef,
     rows: R,
 }
 
 impl<R: RowRewrite + 'static> Rewritten<R> {
-    fn provider(inner: Arc<dyn TableProvider>, rows: R) -> Arc<dyn TableProvider> {
+    pub(crate) fn provider(inner: Arc<dyn TableProvider>, rows: R) -> Arc<dyn TableProvider> {
         let schema = rows.schema(&inner.schema());
         Arc::new(Self {
             inner,
@@ -558,14 +573,22 @@ impl<R: RowRewrite + 'static> TableProvider for Rewritten<R> {
     }
 }
 
-/// `pg_proc`: PostgreSQL's built-ins, then ours.
+/// `pg_proc`: PostgreSQL's built-ins, then ours; the argument lists (`proallargtypes`,
+/// `proargmodes`, `proargnames`, which `datafusion-pg-catalog` keeps as text such as
+/// `"[2276]"`) and `proacl` (psql's `\df+`) as arrays, as PostgreSQL has them, so pgcli's
+/// `COALESCE(proallargtypes::regtype[], …)` plans.
 #[derive(Debug)]
 struct OurFunctions {
     namespaces: Option<Arc<dyn TableProvider>>,
+    lists: ListColumns,
 }
 
 #[async_trait]
 impl RowRewrite for OurFunctions {
+    fn schema(&self, inner: &SchemaRef) -> SchemaRef {
+        self.lists.schema(inner)
+    }
+
     async fn rewrite(
         &self,
         mut batches: Vec<RecordBatch>,
@@ -573,8 +596,121 @@ impl RowRewrite for OurFunctions {
         state: &dyn Session,
     ) -> Result<Vec<RecordBatch>> {
         let namespace = public_oid(&self.namespaces, state).await?;
-        batches.push(our_rows(schema, namespace)?);
-        Ok(batches)
+        if let Some(text_schema) = batches.first().map(|b| b.schema()) {
+            batches.push(our_rows(&text_schema, namespace)?);
+        }
+        self.lists.rewrite(batches, schema, state).await
+    }
+}
+
+/// `pg_type` with its `regproc` columns (`typinput`, `typreceive`, …) as the oids of the
+/// functions they name, as PostgreSQL stores them (`datafusion-pg-catalog` keeps the names), so
+/// Npgsql's `JOIN pg_proc ON proc.oid = typ.typreceive` and pgjdbc's
+/// `typinput = 'array_in'::regproc` compare oids. `-` (no function) is 0.
+#[derive(Debug)]
+struct RegprocOids {
+    procs: Option<Arc<dyn TableProvider>>,
+}
+
+impl RegprocOids {
+    const COLUMNS: [&str; 8] = [
+        "typinput",
+        "typoutput",
+        "typreceive",
+        "typsend",
+        "typmodin",
+        "typmodout",
+        "typanalyze",
+        "typsubscript",
+    ];
+
+    fn of(procs: Option<Arc<dyn TableProvider>>) -> Self {
+        Self { procs }
+    }
+
+    /// Function name → oid, from `pg_proc` (the first of overloaded names).
+    async fn oids(&self, state: &dyn Session) -> Result<HashMap<String, i32>> {
+        let mut oids = HashMap::new();
+        let Some(procs) = &self.procs else {
+            return Ok(oids);
+        };
+        let plan = procs.scan(state, None, &[], None).await?;
+        for batch in collect(plan, state.task_ctx()).await? {
+            let (Some(oid), Some(name)) =
+                (batch.column_by_name("oid"), batch.column_by_name("proname"))
+            else {
+                continue;
+            };
+            let oid = cast(oid, &DataType::Int32)?;
+            let name = cast(name, &DataType::Utf8)?;
+            let (oid, name) = (oid.as_primitive::<Int32Type>(), name.as_string::<i32>());
+            for i in 0..batch.num_rows() {
+                if oid.is_valid(i) && name.is_valid(i) {
+                    oids.entry(name.value(i).to_string())
+                        .or_insert(oid.value(i));
+                }
+            }
+        }
+        Ok(oids)
+    }
+}
+
+#[async_trait]
+impl RowRewrite for RegprocOids {
+    fn schema(&self, inner: &SchemaRef) -> SchemaRef {
+        let fields: Vec<FieldRef> = inner
+            .fields()
+            .iter()
+            .map(|f| {
+                if Self::COLUMNS.contains(&f.name().as_str()) {
+                    Arc::new(Field::new(f.name(), DataType::Int32, true))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
+            fields,
+            inner.metadata().clone(),
+        ))
+    }
+
+    async fn rewrite(
+        &self,
+        batches: Vec<RecordBatch>,
+        schema: &SchemaRef,
+        state: &dyn Session,
+    ) -> Result<Vec<RecordBatch>> {
+        let oids = self.oids(state).await?;
+        batches
+            .into_iter()
+            .map(|batch| {
+                let columns = batch
+                    .columns()
+                    .iter()
+                    .zip(schema.fields())
+                    .map(|(column, field)| {
+                        if column.data_type() == field.data_type() {
+                            return Ok(column.clone());
+                        }
+                        let names = cast(column, &DataType::Utf8)?;
+                        let names = names.as_string::<i32>();
+                        let column: ArrayRef = Arc::new(
+                            (0..names.len())
+                                .map(|i| {
+                                    names.is_valid(i).then(|| match names.value(i) {
+                                        "-" | "" | "0" => 0,
+                                        name => oids.get(name).copied().unwrap_or(0),
+                                    })
+                                })
+                                .collect::<Int32Array>(),
+                        );
+                        Ok(column)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(RecordBatch::try_new(schema.clone(), columns)?)
+            })
+            .collect()
     }
 }
 
@@ -793,27 +929,47 @@ impl ListColumns {
         Self { columns }
     }
 
-    /// `"1 2"`, `"{1,2}"` → `[1, 2]`; NULL stays NULL.
+    /// `"1 2"`, `"{1,2}"`, `"[1, 2]"` → `[1, 2]`, and for text elements `"['a', 'b']"`,
+    /// `"{a,b}"` → `["a", "b"]`; NULL stays NULL.
     fn to_list(text: &ArrayRef, element: &DataType) -> Result<ArrayRef> {
         let text = cast(text, &DataType::Utf8)?;
         let text = text.as_string::<i32>();
-        let mut builder = ListBuilder::new(Int64Builder::new());
-        for i in 0..text.len() {
-            if text.is_null(i) {
-                builder.append_null();
-                continue;
-            }
-            for part in text
-                .value(i)
-                .trim_matches(|c| c == '{' || c == '}')
+        let parts = |i: usize| {
+            text.value(i)
+                .trim_matches(|c| matches!(c, '{' | '}' | '[' | ']'))
                 .split(|c: char| c == ',' || c.is_whitespace())
+                .map(|p| p.trim_matches(|c| c == '\'' || c == '"'))
                 .filter(|p| !p.is_empty())
-            {
-                builder.values().append_option(part.parse::<i64>().ok());
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let list: ArrayRef = if element.is_numeric() {
+            let mut builder = ListBuilder::new(Int64Builder::new());
+            for i in 0..text.len() {
+                if text.is_null(i) {
+                    builder.append_null();
+                    continue;
+                }
+                for part in parts(i) {
+                    builder.values().append_option(part.parse::<i64>().ok());
+                }
+                builder.append(true);
             }
-            builder.append(true);
-        }
-        let list: ArrayRef = Arc::new(builder.finish());
+            Arc::new(builder.finish())
+        } else {
+            let mut builder = ListBuilder::new(StringBuilder::new());
+            for i in 0..text.len() {
+                if text.is_null(i) {
+                    builder.append_null();
+                    continue;
+                }
+                for part in parts(i) {
+                    builder.values().append_value(part);
+                }
+                builder.append(true);
+            }
+            Arc::new(builder.finish())
+        };
         Ok(cast(&list, &list_of(element))?)
     }
 }

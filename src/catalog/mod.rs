@@ -982,7 +982,7 @@ fn io_error(path: &Path, e: std::io::Error) -> SqlError {
 }
 
 /// Database `huaxiang`: schema `public` is ours; other schemas (`pg_catalog`,
-/// `information_schema`) are registered by DataFusion and `datafusion-pg-catalog`.
+/// `information_schema`) are registered by `datafusion-pg-catalog` and `crate::info_schema`.
 #[derive(Debug)]
 struct HuaxiangCatalogProvider {
     public: Arc<PublicSchema>,

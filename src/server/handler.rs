@@ -107,6 +107,8 @@ impl ConnectionRules {
                 FileAccess::Denied
             };
             self.engine.restrict_files(&self.session, access.clone());
+            self.session
+                .register_udf(crate::pg_compat::session_user_udf(&principal.user));
             Identity { access, principal }
         })
     }
@@ -302,6 +304,7 @@ impl QueryService {
             )),
             Arc::new(CursorStatementHook),
             Arc::new(super::show::ShowSettingHook),
+            Arc::new(super::show::SetConfigHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
         ];

@@ -2,10 +2,14 @@
 //! says "datafusion ..."; clients that parse it want PostgreSQL's form, as in the startup
 //! parameter) and DataFusion's own settings (it answers an empty `unsupported_show_statement`).
 //! Everything else falls through to `SetShowHook`.
+//!
+//! Also `SELECT set_config(name, value, is_local)` (pg_dump, ORMs): run as `SET name = value`
+//! through `SetShowHook`, answering the value as PostgreSQL does.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
@@ -20,6 +24,127 @@ use crate::error::codes;
 
 #[derive(Debug, Default)]
 pub struct ShowSettingHook;
+
+/// `SELECT [pg_catalog.]set_config('name', 'value', is_local)` as a statement of its own.
+#[derive(Debug, Default)]
+pub struct SetConfigHook;
+
+/// The name and value of a `set_config` statement.
+fn set_config_call(statement: &Statement) -> Option<(String, String)> {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr, Value,
+    };
+    let Statement::Query(query) = statement else {
+        return None;
+    };
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let [
+        SelectItem::UnnamedExpr(Expr::Function(f))
+        | SelectItem::ExprWithAlias {
+            expr: Expr::Function(f),
+            ..
+        },
+    ] = select.projection.as_slice()
+    else {
+        return None;
+    };
+    let name = f.name.0.last()?.as_ident()?.value.to_ascii_lowercase();
+    if name != "set_config" || !select.from.is_empty() {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let text = |arg: &FunctionArg| match arg {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v))) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    match list.args.as_slice() {
+        [name, value, _local] => Some((text(name)?, text(value)?)),
+        _ => None,
+    }
+}
+
+impl SetConfigHook {
+    async fn answer(
+        &self,
+        statement: &Statement,
+        session: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let (name, value) = set_config_call(statement)?;
+        let set = format!("SET {name} = '{}'", value.replace('\'', "''"));
+        let set = match datafusion::sql::sqlparser::parser::Parser::parse_sql(
+            &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+            &set,
+        ) {
+            Ok(mut statements) if statements.len() == 1 => statements.remove(0),
+            _ => {
+                return Some(Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "ERROR".into(),
+                    codes::UNDEFINED_OBJECT.into(),
+                    format!("unrecognized configuration parameter \"{name}\""),
+                )))));
+            }
+        };
+        use datafusion_postgres::hooks::set_show::SetShowHook;
+        if let Some(Err(e)) = SetShowHook.handle_simple_query(&set, session, client).await {
+            return Some(Err(e));
+        }
+        Some(show_response("set_config", &value))
+    }
+}
+
+#[async_trait]
+impl QueryHook for SetConfigHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        session_context: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        self.answer(statement, session_context, client).await
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _session_context: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        use datafusion::arrow::datatypes::{Field, Schema};
+        use datafusion::common::ToDFSchema;
+        set_config_call(statement)?;
+        let schema = Schema::new(vec![Field::new("set_config", DataType::Utf8, true)]);
+        Some(
+            schema
+                .to_dfschema()
+                .map(|schema| {
+                    LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
+                        produce_one_row: true,
+                        schema: Arc::new(schema),
+                    })
+                })
+                .map_err(|e| PgWireError::ApiError(Box::new(e))),
+        )
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _logical_plan: &LogicalPlan,
+        _params: &ParamValues,
+        session_context: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        self.answer(statement, session_context, client).await
+    }
+}
 
 /// The value `SHOW name` answers, or an error for an unknown name (PostgreSQL: 42704).
 fn setting(name: &str, session: &SessionContext) -> Option<PgWireResult<(String, String)>> {
