@@ -97,6 +97,17 @@ fn psql_lists_tables_describes_orders_and_streams_100k_rows() {
             "\\df does not list {name}({arguments}) -> {result}:\n{df}"
         );
     }
+    // \df+ adds volatility, language and source (no SQL bodies: the source is the name).
+    let df_plus = stdout(&psql(&server, &["-c", "\\df+ segment_agreement"]));
+    assert!(
+        df_plus.lines().any(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            cells.get(1) == Some(&"segment_agreement")
+                && cells.contains(&"internal")
+                && cells.get(11) == Some(&"segment_agreement")
+        }),
+        "{df_plus}"
+    );
 
     let rows = stdout(&psql(
         &server,
@@ -678,4 +689,45 @@ fn copy_from_stdin_appends_csv_and_text() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+}
+
+/// pgcli's completion: its own refresher's catalog queries fill its completer, which then
+/// offers the tables, views, columns, schemas and functions.
+#[test]
+fn pgcli_completion_offers_tables_columns_and_functions() {
+    python_client_passes("pgcli_completion.py");
+}
+
+/// `SELECT set_config(…)` (pg_dump, ORMs) sets the connection's setting as SET does; the user
+/// functions answer who logged in.
+#[test]
+fn set_config_sets_and_session_user_is_the_login() {
+    let dir = super::common::temp_dir();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let out = stdout(&psql(
+        &server,
+        &[
+            "-At",
+            "-c",
+            "SELECT pg_catalog.set_config('datafusion.execution.batch_size', '321', false)",
+            "-c",
+            "SHOW datafusion.execution.batch_size",
+            "-c",
+            "SELECT session_user, current_user, user",
+        ],
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, ["321", "321", "huaxiang|huaxiang|huaxiang"], "{out}");
+    let refused = psql(
+        &server,
+        &[
+            "-c",
+            "SELECT upper(set_config('datafusion.execution.batch_size', '5', false))",
+        ],
+    );
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains("set_config is supported as a statement of its own"),
+        "{text}"
+    );
 }

@@ -37,23 +37,29 @@ fn compat_dir() -> PathBuf {
         .join("compat")
 }
 
-/// cases.yaml as JSON (PyYAML of the test venv reads it; the harness and drivers read JSON).
+/// cases.yaml as JSON.
 fn load_cases() -> Value {
+    load_yaml("cases.yaml")
+}
+
+/// A YAML file of tests/compat as JSON (PyYAML of the test venv reads it; the harnesses and
+/// drivers read JSON).
+pub fn load_yaml(file: &str) -> Value {
     let python = super::reference::python();
     let out = Command::new(&python)
         .args([
             "-c",
             "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1], encoding='utf-8')), sys.stdout, ensure_ascii=False)",
         ])
-        .arg(compat_dir().join("cases.yaml"))
+        .arg(compat_dir().join(file))
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python} ({e}); .ci/run creates the venv"));
     assert!(
         out.status.success(),
-        "reading cases.yaml: {}",
+        "reading {file}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("cases.yaml as JSON")
+    serde_json::from_slice(&out.stdout).expect("YAML as JSON")
 }
 
 fn text(value: &Value) -> &str {

@@ -10,6 +10,7 @@ mod governance;
 mod identity;
 mod realdb;
 mod reference;
+mod replays;
 mod robustness;
 mod slt;
 mod sources;
