@@ -260,7 +260,7 @@ impl RowRewrite for PgColumns {
                     let original = original.as_string::<i32>();
                     let names: StringArray = (0..rows)
                         .map(|r| match &arrow_types[r] {
-                            Some(t) => Some(pg_data_type(t).to_string()),
+                            Some(t) => Some(pg_type_names(t).0.to_string()),
                             None => original.is_valid(r).then(|| original.value(r).to_string()),
                         })
                         .collect();
@@ -281,7 +281,9 @@ impl RowRewrite for PgColumns {
                     catalog.is_valid(r).then(|| catalog.value(r).to_string())
                 }));
                 columns.push(text(&|_| Some("pg_catalog".to_string())));
-                columns.push(text(&|r| arrow_types[r].as_ref().map(pg_udt_name)));
+                columns.push(text(&|r| {
+                    arrow_types[r].as_ref().map(|t| pg_type_names(t).1)
+                }));
                 columns.push(text(&|_| Some("NO".to_string())));
                 columns.push(text(&|_| None));
                 columns.push(text(&|_| Some("NEVER".to_string())));
@@ -292,77 +294,49 @@ impl RowRewrite for PgColumns {
     }
 }
 
-/// PostgreSQL's internal type name (`pg_type.typname`, what `udt_name` shows) for an Arrow
-/// type; arrays are `_` and their element's name.
-pub fn pg_udt_name(data_type: &DataType) -> String {
-    match data_type {
-        DataType::Boolean => "bool",
-        DataType::Int8 | DataType::Int16 | DataType::UInt8 => "int2",
-        DataType::Int32 | DataType::UInt16 => "int4",
-        DataType::Int64 | DataType::UInt32 => "int8",
-        DataType::UInt64 => "numeric",
-        DataType::Float16 | DataType::Float32 => "float4",
-        DataType::Float64 => "float8",
+/// PostgreSQL's names for the type a column of an Arrow type has on the wire: the
+/// `information_schema` name (`data_type`: `bigint`, `timestamp with time zone`) and the
+/// internal one (`pg_type.typname`, `udt_name`: `int8`, `timestamptz`; arrays `_` and their
+/// element's).
+pub fn pg_type_names(data_type: &DataType) -> (&'static str, String) {
+    let (sql, internal) = match data_type {
+        DataType::Boolean => ("boolean", "bool"),
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => ("smallint", "int2"),
+        DataType::Int32 | DataType::UInt16 => ("integer", "int4"),
+        DataType::Int64 | DataType::UInt32 => ("bigint", "int8"),
+        DataType::UInt64 => ("numeric", "numeric"),
+        DataType::Float16 | DataType::Float32 => ("real", "float4"),
+        DataType::Float64 => ("double precision", "float8"),
         DataType::Decimal32(..)
         | DataType::Decimal64(..)
         | DataType::Decimal128(..)
-        | DataType::Decimal256(..) => "numeric",
+        | DataType::Decimal256(..) => ("numeric", "numeric"),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+            ("text", "text")
+        }
         DataType::Binary
         | DataType::LargeBinary
         | DataType::BinaryView
-        | DataType::FixedSizeBinary(_) => "bytea",
-        DataType::Date32 | DataType::Date64 => "date",
-        DataType::Time32(_) | DataType::Time64(_) => "time",
-        DataType::Timestamp(_, None) => "timestamp",
-        DataType::Timestamp(_, Some(_)) => "timestamptz",
-        DataType::Interval(_) | DataType::Duration(_) => "interval",
+        | DataType::FixedSizeBinary(_) => ("bytea", "bytea"),
+        DataType::Date32 | DataType::Date64 => ("date", "date"),
+        DataType::Time32(_) | DataType::Time64(_) => ("time without time zone", "time"),
+        DataType::Timestamp(_, None) => ("timestamp without time zone", "timestamp"),
+        DataType::Timestamp(_, Some(_)) => ("timestamp with time zone", "timestamptz"),
+        DataType::Interval(_) | DataType::Duration(_) => ("interval", "interval"),
         DataType::List(f)
         | DataType::LargeList(f)
         | DataType::ListView(f)
         | DataType::LargeListView(f)
-        | DataType::FixedSizeList(f, _) => return format!("_{}", pg_udt_name(f.data_type())),
-        DataType::Dictionary(_, value) => return pg_udt_name(value),
-        _ => "text",
-    }
-    .to_string()
-}
-
-/// PostgreSQL's `information_schema` name for an Arrow type, as PostgreSQL would store the
-/// column huaxiang's type maps to on the wire.
-pub fn pg_data_type(data_type: &DataType) -> &'static str {
-    match data_type {
-        DataType::Boolean => "boolean",
-        DataType::Int8 | DataType::Int16 | DataType::UInt8 => "smallint",
-        DataType::Int32 | DataType::UInt16 => "integer",
-        DataType::Int64 | DataType::UInt32 => "bigint",
-        DataType::UInt64 => "numeric",
-        DataType::Float16 | DataType::Float32 => "real",
-        DataType::Float64 => "double precision",
-        DataType::Decimal32(..)
-        | DataType::Decimal64(..)
-        | DataType::Decimal128(..)
-        | DataType::Decimal256(..) => "numeric",
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => "text",
-        DataType::Binary
-        | DataType::LargeBinary
-        | DataType::BinaryView
-        | DataType::FixedSizeBinary(_) => "bytea",
-        DataType::Date32 | DataType::Date64 => "date",
-        DataType::Time32(_) | DataType::Time64(_) => "time without time zone",
-        DataType::Timestamp(_, None) => "timestamp without time zone",
-        DataType::Timestamp(_, Some(_)) => "timestamp with time zone",
-        DataType::Interval(_) | DataType::Duration(_) => "interval",
-        DataType::List(_)
-        | DataType::LargeList(_)
-        | DataType::ListView(_)
-        | DataType::LargeListView(_)
-        | DataType::FixedSizeList(..) => "ARRAY",
-        DataType::Dictionary(_, value) => pg_data_type(value),
+        | DataType::FixedSizeList(f, _) => {
+            return ("ARRAY", format!("_{}", pg_type_names(f.data_type()).1));
+        }
+        DataType::Dictionary(_, value) => return pg_type_names(value),
         DataType::Struct(_)
         | DataType::Map(..)
         | DataType::Union(..)
-        | DataType::RunEndEncoded(..) => "USER-DEFINED",
-    }
+        | DataType::RunEndEncoded(..) => ("USER-DEFINED", "record"),
+    };
+    (sql, internal.to_string())
 }
 
 #[cfg(test)]
@@ -371,19 +345,20 @@ mod tests {
 
     #[test]
     fn udt_names_are_pg_type_names() {
-        assert_eq!(pg_udt_name(&DataType::Int64), "int8");
+        assert_eq!(pg_type_names(&DataType::Int64).1, "int8");
         assert_eq!(
-            pg_udt_name(&DataType::Timestamp(
+            pg_type_names(&DataType::Timestamp(
                 datafusion::arrow::datatypes::TimeUnit::Microsecond,
                 Some("+00:00".into())
-            )),
+            ))
+            .1,
             "timestamptz"
         );
         assert_eq!(
-            pg_udt_name(&DataType::new_list(DataType::Utf8, true)),
+            pg_type_names(&DataType::new_list(DataType::Utf8, true)).1,
             "_text"
         );
-        assert_eq!(pg_udt_name(&DataType::Decimal128(12, 2)), "numeric");
+        assert_eq!(pg_type_names(&DataType::Decimal128(12, 2)).1, "numeric");
     }
 
     #[test]
@@ -401,7 +376,7 @@ mod tests {
             "List(Int64)",
         ]
         .into_iter()
-        .map(|t| pg_data_type(&DataType::from_str(t).unwrap_or_else(|e| panic!("{t}: {e}"))))
+        .map(|t| pg_type_names(&DataType::from_str(t).unwrap_or_else(|e| panic!("{t}: {e}"))).0)
         .collect();
         assert_eq!(
             names,

@@ -631,25 +631,8 @@ impl RegprocOids {
     /// Function name → oid, from `pg_proc` (the first of overloaded names).
     async fn oids(&self, state: &dyn Session) -> Result<HashMap<String, i32>> {
         let mut oids = HashMap::new();
-        let Some(procs) = &self.procs else {
-            return Ok(oids);
-        };
-        let plan = procs.scan(state, None, &[], None).await?;
-        for batch in collect(plan, state.task_ctx()).await? {
-            let (Some(oid), Some(name)) =
-                (batch.column_by_name("oid"), batch.column_by_name("proname"))
-            else {
-                continue;
-            };
-            let oid = cast(oid, &DataType::Int32)?;
-            let name = cast(name, &DataType::Utf8)?;
-            let (oid, name) = (oid.as_primitive::<Int32Type>(), name.as_string::<i32>());
-            for i in 0..batch.num_rows() {
-                if oid.is_valid(i) && name.is_valid(i) {
-                    oids.entry(name.value(i).to_string())
-                        .or_insert(oid.value(i));
-                }
-            }
+        for (oid, name) in named_oids(&self.procs, "proname", state).await? {
+            oids.entry(name).or_insert(oid);
         }
         Ok(oids)
     }
@@ -719,26 +702,39 @@ async fn public_oid(
     namespaces: &Option<Arc<dyn TableProvider>>,
     state: &dyn Session,
 ) -> Result<Option<i32>> {
-    let Some(namespaces) = namespaces else {
-        return Ok(None);
+    Ok(named_oids(namespaces, "nspname", state)
+        .await?
+        .into_iter()
+        .find(|(_, name)| name == "public")
+        .map(|(oid, _)| oid))
+}
+
+/// The (oid, name) rows of a catalog table (`name` its name column), in its order.
+async fn named_oids(
+    table: &Option<Arc<dyn TableProvider>>,
+    name: &str,
+    state: &dyn Session,
+) -> Result<Vec<(i32, String)>> {
+    let mut rows = Vec::new();
+    let Some(table) = table else {
+        return Ok(rows);
     };
-    let plan = namespaces.scan(state, None, &[], None).await?;
+    let plan = table.scan(state, None, &[], None).await?;
     for batch in collect(plan, state.task_ctx()).await? {
-        let (Some(oid), Some(name)) =
-            (batch.column_by_name("oid"), batch.column_by_name("nspname"))
+        let (Some(oids), Some(names)) = (batch.column_by_name("oid"), batch.column_by_name(name))
         else {
             continue;
         };
-        let oid = cast(oid, &DataType::Int32)?;
-        let name = cast(name, &DataType::Utf8)?;
-        let (oid, name) = (oid.as_primitive::<Int32Type>(), name.as_string::<i32>());
+        let oids = cast(oids, &DataType::Int32)?;
+        let names = cast(names, &DataType::Utf8)?;
+        let (oids, names) = (oids.as_primitive::<Int32Type>(), names.as_string::<i32>());
         for i in 0..batch.num_rows() {
-            if name.is_valid(i) && name.value(i) == "public" && oid.is_valid(i) {
-                return Ok(Some(oid.value(i)));
+            if oids.is_valid(i) && names.is_valid(i) {
+                rows.push((oids.value(i), names.value(i).to_string()));
             }
         }
     }
-    Ok(None)
+    Ok(rows)
 }
 
 /// Our rows in `pg_proc`'s columns; columns not set here are NULL.

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use tokio_postgres::types::Type;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_huaxiang");
 pub const DEMO_CUSTOMERS: usize = 10_000;
 
@@ -169,4 +171,46 @@ pub fn psql(server: &ServerProcess, args: &[&str]) -> Output {
         .env("PGCONNECT_TIMEOUT", "10")
         .output()
         .expect("psql must be installed (apt-get install postgresql-client)")
+}
+
+/// A column of a tokio-postgres row (binary results) as text, as PostgreSQL writes it, for
+/// the types the tests read; other types show as `(value)` (or NULL).
+pub fn cell_text(row: &tokio_postgres::Row, i: usize) -> Option<String> {
+    let column = &row.columns()[i];
+    match *column.type_() {
+        Type::BOOL => row
+            .get::<_, Option<bool>>(i)
+            .map(|b| if b { "t" } else { "f" }.to_string()),
+        Type::INT2 => row.get::<_, Option<i16>>(i).map(|v| v.to_string()),
+        Type::INT4 => row.get::<_, Option<i32>>(i).map(|v| v.to_string()),
+        Type::INT8 => row.get::<_, Option<i64>>(i).map(|v| v.to_string()),
+        Type::OID => row.get::<_, Option<u32>>(i).map(|v| v.to_string()),
+        Type::FLOAT4 => row.get::<_, Option<f32>>(i).map(|v| v.to_string()),
+        Type::FLOAT8 => row.get::<_, Option<f64>>(i).map(|v| v.to_string()),
+        Type::CHAR => row
+            .get::<_, Option<i8>>(i)
+            .map(|v| char::from(v as u8).to_string()),
+        Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR | Type::UNKNOWN => {
+            row.get::<_, Option<String>>(i)
+        }
+        // Arrays and the rest: only whether they are there.
+        _ => row
+            .try_get::<_, Option<Raw>>(i)
+            .ok()
+            .flatten()
+            .map(|_| "(value)".to_string()),
+    }
+}
+
+/// Any value, unread.
+struct Raw;
+
+impl<'a> tokio_postgres::types::FromSql<'a> for Raw {
+    fn from_sql(_: &Type, _: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw)
+    }
+
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
+        true
+    }
 }

@@ -266,7 +266,7 @@ fn psql_driver(t: &Target, cases: &[Value]) -> Vec<Value> {
 /// without parameters then run through `simple_query` (text values), the others through the
 /// binary `query` with typed parameters.
 fn tokio_driver(t: &Target, cases: &[Value]) -> Vec<Value> {
-    use tokio_postgres::types::{ToSql, Type};
+    use tokio_postgres::types::ToSql;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -337,19 +337,8 @@ fn tokio_driver(t: &Target, cases: &[Value]) -> Vec<Value> {
                         .collect();
                     for row in client.query(&statement, &refs).await.map_err(code)? {
                         let mut values = Vec::new();
-                        for (i, column) in statement.columns().iter().enumerate() {
-                            let value = match *column.type_() {
-                                Type::BOOL => row
-                                    .get::<_, Option<bool>>(i)
-                                    .map(|b| if b { "t" } else { "f" }.to_string()),
-                                Type::INT2 => row.get::<_, Option<i16>>(i).map(|v| v.to_string()),
-                                Type::INT4 => row.get::<_, Option<i32>>(i).map(|v| v.to_string()),
-                                Type::INT8 => row.get::<_, Option<i64>>(i).map(|v| v.to_string()),
-                                Type::FLOAT4 => row.get::<_, Option<f32>>(i).map(|v| v.to_string()),
-                                Type::FLOAT8 => row.get::<_, Option<f64>>(i).map(|v| v.to_string()),
-                                _ => row.get::<_, Option<String>>(i),
-                            };
-                            values.push(json!(value));
+                        for i in 0..statement.columns().len() {
+                            values.push(json!(super::common::cell_text(&row, i)));
                         }
                         rows.push(values);
                     }

@@ -6,9 +6,10 @@
 
 use serde_json::Value;
 use tokio_postgres::types::{ToSql, Type};
+
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use super::common::{ServerProcess, demo_dir};
+use super::common::{ServerProcess, cell_text, demo_dir};
 use super::realdb::{self, pg_local};
 
 const PG_PASSWORD: &str = "replay-Secret-4417";
@@ -52,47 +53,6 @@ impl Param {
             Param::Int4(v) => v.to_string(),
             Param::Text(v) => format!("'{}'", v.replace('\'', "''")),
         }
-    }
-}
-
-/// A column's value as text, for the types catalog queries answer with.
-fn cell(row: &tokio_postgres::Row, i: usize) -> Option<String> {
-    let column = &row.columns()[i];
-    match *column.type_() {
-        Type::BOOL => row
-            .get::<_, Option<bool>>(i)
-            .map(|b| if b { "t" } else { "f" }.to_string()),
-        Type::INT2 => row.get::<_, Option<i16>>(i).map(|v| v.to_string()),
-        Type::INT4 => row.get::<_, Option<i32>>(i).map(|v| v.to_string()),
-        Type::INT8 => row.get::<_, Option<i64>>(i).map(|v| v.to_string()),
-        Type::OID => row.get::<_, Option<u32>>(i).map(|v| v.to_string()),
-        Type::FLOAT4 => row.get::<_, Option<f32>>(i).map(|v| v.to_string()),
-        Type::FLOAT8 => row.get::<_, Option<f64>>(i).map(|v| v.to_string()),
-        Type::CHAR => row
-            .get::<_, Option<i8>>(i)
-            .map(|v| char::from(v as u8).to_string()),
-        Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR | Type::UNKNOWN => {
-            row.get::<_, Option<String>>(i)
-        }
-        // Arrays and the rest: only whether they are there.
-        _ => row
-            .try_get::<_, Option<Raw>>(i)
-            .ok()
-            .flatten()
-            .map(|_| "(value)".to_string()),
-    }
-}
-
-/// Any value, unread.
-struct Raw;
-
-impl<'a> tokio_postgres::types::FromSql<'a> for Raw {
-    fn from_sql(_: &Type, _: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(Raw)
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
     }
 }
 
@@ -147,7 +107,7 @@ async fn replay(
                 row.columns()
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| (c.name().to_string(), cell(row, i)))
+                    .map(|(i, c)| (c.name().to_string(), cell_text(row, i)))
                     .collect()
             })
             .collect(),
