@@ -266,26 +266,41 @@ impl Engine {
             return None;
         }
         let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+        let changed = {
+            let state = self.ctx.state_ref();
+            let state = state.read();
+            crate::sql_text::rewrite_postgres_forms(&mut statements, &SessionFunctions(&state))
+        };
         // A client catalog query that `datafusion-postgres` replaces as a whole (psql's `\d`
         // publication list) is left for it to replace: rewritten, it would no longer match.
         // Except Grafana's search-path lookup, which it replaces by an empty list (as its
         // comment says, until `current_setting` exists — ours does): rewritten, it runs.
+        // Checked only for a statement the forms changed, off the path of every other one.
+        if !changed || self.replaced_by_dependency(sql) {
+            return None;
+        }
+        Some(join_statements(&statements))
+    }
+
+    /// Whether `datafusion-postgres` replaces (part of) `sql` by a text of its own.
+    fn replaced_by_dependency(&self, sql: &str) -> bool {
+        use datafusion::sql::sqlparser::{dialect::PostgreSqlDialect, parser::Parser};
         let grafana_search_path = sql
             .split_whitespace()
             .collect::<String>()
             .contains("string_to_array(current_setting('search_path'),',')");
-        let replaced = self.compat.parse(sql).ok()?;
-        let unreplaced: Vec<String> = statements
-            .iter()
-            .map(|s| self.compat.rewrite(s.clone()).to_string())
-            .collect();
-        if !grafana_search_path && replaced.iter().map(|s| s.to_string()).ne(unreplaced) {
-            return None;
+        if grafana_search_path {
+            return false;
         }
-        let state = self.ctx.state_ref();
-        let state = state.read();
-        crate::sql_text::rewrite_postgres_forms(&mut statements, &SessionFunctions(&state))
-            .then(|| join_statements(&statements))
+        let (Ok(replaced), Ok(original)) = (
+            self.compat.parse(sql),
+            Parser::parse_sql(&PostgreSqlDialect {}, sql),
+        ) else {
+            return true;
+        };
+        replaced.iter().map(|s| s.to_string()).ne(original
+            .into_iter()
+            .map(|s| self.compat.rewrite(s).to_string()))
     }
 
     /// Runs GRANT, REVOKE or a masking statement (the caller has checked the user is an admin).

@@ -91,21 +91,26 @@ pub fn register(ctx: &SessionContext) {
             ScalarValue::Utf8(Some(String::new())),
         ),
     ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(ConstantFunc {
-            name,
-            signature: Signature::one_of(
-                arities
-                    .iter()
-                    .map(|&n| match n {
-                        0 => TypeSignature::Nullary,
-                        n => TypeSignature::Any(n),
-                    })
-                    .collect(),
-                Volatility::Stable,
-            ),
-            value,
-        }));
+        ctx.register_udf(constant_udf(name, arities, value));
     }
+}
+
+/// A function answering `value` whatever its arguments, of the given arities.
+fn constant_udf(name: &'static str, arities: &[usize], value: ScalarValue) -> ScalarUDF {
+    ScalarUDF::new_from_impl(ConstantFunc {
+        name,
+        signature: Signature::one_of(
+            arities
+                .iter()
+                .map(|&n| match n {
+                    0 => TypeSignature::Nullary,
+                    n => TypeSignature::Any(n),
+                })
+                .collect(),
+            Volatility::Stable,
+        ),
+        value,
+    })
 }
 
 /// A catalog function whose answer is always `value`, whatever its arguments (of the listed
@@ -744,44 +749,14 @@ pub fn quote_literal(value: &str) -> String {
     }
 }
 
-/// `session_user` (and `current_user`, which `datafusion-postgres` turns into it) of a
+/// `session_user` and `current_user` (which `datafusion-postgres` turns into the former) of a
 /// connection: the user who logged in. (The dependency's answers `postgres` for everyone.)
-pub fn session_user_udf(user: &str) -> ScalarUDF {
-    ScalarUDF::new_from_impl(SessionUserFunc {
-        user: user.to_string(),
-        signature: Signature::nullary(Volatility::Stable),
-    })
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct SessionUserFunc {
-    user: String,
-    signature: Signature,
-}
-
-impl ScalarUDFImpl for SessionUserFunc {
-    fn name(&self) -> &str {
-        "session_user"
-    }
-
-    fn aliases(&self) -> &[String] {
-        static ALIASES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-        ALIASES.get_or_init(|| vec!["current_user".to_string()])
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
-            self.user.clone(),
-        ))))
-    }
+pub fn session_user_udfs(user: &str) -> [ScalarUDF; 2] {
+    let login = ScalarValue::Utf8(Some(user.to_string()));
+    [
+        constant_udf("session_user", &[0], login.clone()),
+        constant_udf("current_user", &[0], login),
+    ]
 }
 
 /// `set_config(name, value, is_local)`: the server runs `SELECT set_config('name', 'value', …)`
@@ -818,7 +793,8 @@ impl ScalarUDFImpl for SetConfigFunc {
 /// The name of PostgreSQL's `information_schema._pg_expandarray(anyarray)`, a set-returning
 /// function of rows `(x, n)`: each element and its 1-based position. Here it is the list of
 /// those rows (a struct of `x`, `n` each), and [`crate::sql_text::rewrite_postgres_forms`]
-/// puts `unnest` around the call, so pgjdbc's `getPrimaryKeys` and Metabase's index sync plan.
+/// puts `unnest` around the call, so pgjdbc's `getPrimaryKeys` and Metabase's index sync plan:
+/// `SELECT (information_schema._pg_expandarray(ARRAY[30, 10])).n` gives the rows 1 and 2.
 pub const EXPAND_ARRAY: &str = "_pg_expandarray";
 
 #[derive(Debug, PartialEq, Eq, Hash)]

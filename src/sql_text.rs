@@ -270,6 +270,22 @@ mod tests {
     }
 }
 
+/// `text` parsed as one PostgreSQL expression (the rewrites build their replacements as text).
+fn parse_expr(text: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .ok()
+}
+
+/// `text` parsed as one PostgreSQL query.
+fn parse_query(text: &str) -> Option<Box<Query>> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_query())
+        .ok()
+}
+
 /// Whether `sql` may hold a construct [`rewrite_array_subqueries`] rewrites (a cheap test
 /// before parsing).
 pub fn may_have_array_subquery(sql: &str) -> bool {
@@ -291,7 +307,6 @@ pub fn rewrite_array_subqueries(
     use datafusion::sql::sqlparser::ast::{
         FunctionArguments, SelectItem, SetExpr, visit_expressions_mut,
     };
-    let dialect = PostgreSqlDialect {};
     let mut changed = false;
     let _ = visit_expressions_mut(statements, |expr| {
         let Expr::Function(function) = expr else {
@@ -302,9 +317,8 @@ pub fn rewrite_array_subqueries(
             if let FunctionArguments::List(list) = &function.args
                 && let [array, dimension] = list.args.as_slice()
                 && dimension.to_string() == "1"
-                && let Ok(replacement) = Parser::new(&dialect)
-                    .try_with_sql(&format!("unnest(generate_series(1, cardinality({array})))"))
-                    .and_then(|mut p| p.parse_expr())
+                && let Some(replacement) =
+                    parse_expr(&format!("unnest(generate_series(1, cardinality({array})))"))
             {
                 *expr = replacement;
                 changed = true;
@@ -333,10 +347,7 @@ pub fn rewrite_array_subqueries(
             .take()
             .map(|o| format!(" {o}"))
             .unwrap_or_default();
-        let Ok(aggregate) = Parser::new(&dialect)
-            .try_with_sql(&format!("array_agg({element}{order})"))
-            .and_then(|mut p| p.parse_expr())
-        else {
+        let Some(aggregate) = parse_expr(&format!("array_agg({element}{order})")) else {
             return ControlFlow::Continue(());
         };
         if let SetExpr::Select(select) = query.body.as_mut() {
@@ -495,10 +506,7 @@ impl PostgresForms<'_> {
             .map(|a| a.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let subquery = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&format!("SELECT {name}({arguments}) AS {column}"))
-            .and_then(|mut p| p.parse_query())
-            .ok()?;
+        let subquery = parse_query(&format!("SELECT {name}({arguments}) AS {column}"))?;
         Some(TableFactor::Derived {
             lateral: false,
             subquery,
@@ -538,11 +546,10 @@ impl PostgresForms<'_> {
         }
         // An aggregate (or window) in the select list already gives one row.
         let aggregated = item
-            .visit(&mut FindFunction(
-                |f: &datafusion::sql::sqlparser::ast::Function| {
-                    f.over.is_some() || self.functions.is_aggregate(&function_name(&f.name))
-                },
-            ))
+            .visit(&mut FindExpr(|e: &Expr| {
+                matches!(e, Expr::Function(f)
+                    if f.over.is_some() || self.functions.is_aggregate(&function_name(&f.name)))
+            }))
             .is_break();
         !aggregated
     }
@@ -626,9 +633,9 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for PostgresForms<'_> {
             // dependency's regproc/regtype casts matches unqualified names only.
             Expr::Cast {
                 expr: inner,
-                data_type: datafusion::sql::sqlparser::ast::DataType::Custom(type_name, _),
+                data_type,
                 ..
-            } if matches!(function_name(type_name).as_str(), "regproc" | "regtype") => {
+            } if matches!(reg_type(data_type).as_deref(), Some("regproc" | "regtype")) => {
                 if let Expr::Value(value) = inner.as_mut()
                     && let datafusion::sql::sqlparser::ast::Value::SingleQuotedString(name) =
                         &mut value.value
@@ -650,9 +657,8 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for PostgresForms<'_> {
                 Expr::CompoundIdentifier(parts)
                     if parts.last().is_some_and(|i| i.value.eq_ignore_ascii_case("proargtypes"))) =>
             {
-                if let Ok(split) = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(&format!("array_remove(string_to_array({inner}, ' '), '')"))
-                    .and_then(|mut p| p.parse_expr())
+                if let Some(split) =
+                    parse_expr(&format!("array_remove(string_to_array({inner}, ' '), '')"))
                 {
                     **inner = split;
                     self.changed = true;
@@ -665,7 +671,7 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for PostgresForms<'_> {
                 expr: inner,
                 data_type,
                 ..
-            } if is_regclass(data_type) && is_computed_text(inner) => {
+            } if reg_type(data_type).as_deref() == Some("regclass") && is_computed_text(inner) => {
                 let name = format!("parse_ident({inner})");
                 // The qualified name is a column of a derived table: DataFusion decorrelates
                 // a correlated equality only between a column and outer references.
@@ -675,10 +681,7 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for PostgresForms<'_> {
                      ON c.relnamespace = n.oid) AS r WHERE r.qualified = CASE WHEN array_length({name}, 1) = 1 \
                      THEN current_schema() || '.' || ({name})[1] ELSE array_to_string({name}, '.') END))"
                 );
-                if let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(&lookup)
-                    .and_then(|mut p| p.parse_expr())
-                {
+                if let Some(subquery) = parse_expr(&lookup) {
                     *expr = subquery;
                     self.changed = true;
                 }
@@ -691,10 +694,7 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for PostgresForms<'_> {
                 function.name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![
                     datafusion::sql::sqlparser::ast::Ident::new(crate::pg_compat::EXPAND_ARRAY),
                 ]);
-                if let Ok(unnested) = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(&format!("unnest({function})"))
-                    .and_then(|mut p| p.parse_expr())
-                {
+                if let Some(unnested) = parse_expr(&format!("unnest({function})")) {
                     *expr = unnested;
                     self.changed = true;
                 }
@@ -710,12 +710,10 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for PostgresForms<'_> {
             {
                 if let datafusion::sql::sqlparser::ast::AccessExpr::Dot(Expr::Identifier(field)) =
                     &access_chain[0]
-                    && let Ok(access) = Parser::new(&PostgreSqlDialect {})
-                        .try_with_sql(&format!(
-                            "get_field({root}, '{}')",
-                            field.value.replace('\'', "''")
-                        ))
-                        .and_then(|mut p| p.parse_expr())
+                    && let Some(access) = parse_expr(&format!(
+                        "get_field({root}, '{}')",
+                        field.value.replace('\'', "''")
+                    ))
                 {
                     *expr = access;
                     self.changed = true;
@@ -728,13 +726,11 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for PostgresForms<'_> {
                     datafusion::sql::sqlparser::ast::DataType::Text
                     | datafusion::sql::sqlparser::ast::DataType::Varchar(_),
                 ..
-            } if matches!(inner.as_ref(), Expr::Cast { data_type: datafusion::sql::sqlparser::ast::DataType::Custom(name, _), .. }
-                if function_name(name) == "regtype") =>
+            } if matches!(inner.as_ref(), Expr::Cast { data_type, .. }
+                if reg_type(data_type).as_deref() == Some("regtype")) =>
             {
                 if let Expr::Cast { expr: oid, .. } = inner.as_ref()
-                    && let Ok(named) = Parser::new(&PostgreSqlDialect {})
-                        .try_with_sql(&format!("format_type({oid}, NULL)"))
-                        .and_then(|mut p| p.parse_expr())
+                    && let Some(named) = parse_expr(&format!("format_type({oid}, NULL)"))
                 {
                     *expr = named;
                     self.changed = true;
@@ -767,17 +763,11 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for PostgresForms<'_> {
                         }
                         _ => return ControlFlow::Continue(()),
                     };
-                    if let Ok(wrapped) = Parser::new(&PostgreSqlDialect {})
-                        .try_with_sql(&format!("{SINGLE_ROW_VALUE}({value})"))
-                        .and_then(|mut p| p.parse_expr())
-                    {
+                    if let Some(wrapped) = parse_expr(&format!("{SINGLE_ROW_VALUE}({value})")) {
                         *item = SelectItem::UnnamedExpr(wrapped);
                     }
                 }
-                if let Ok(checked) = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(&format!("{SINGLE_ROW_CHECKED}(({query}))"))
-                    .and_then(|mut p| p.parse_expr())
-                {
+                if let Some(checked) = parse_expr(&format!("{SINGLE_ROW_CHECKED}(({query}))")) {
                     *expr = checked;
                     self.changed = true;
                 }
@@ -871,11 +861,7 @@ fn sort_outside(query: &Query) -> Option<Query> {
     if let Some(fetch) = &query.fetch {
         outer.push_str(&format!(" {fetch}"));
     }
-    Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&outer)
-        .and_then(|mut p| p.parse_query())
-        .ok()
-        .map(|q| *q)
+    parse_query(&outer).map(|q| *q)
 }
 
 /// Rewrites `x [NOT] IN (SELECT …)` of a select list (or ORDER BY), which DataFusion cannot
@@ -922,10 +908,7 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for SelectListInSets {
              ELSE false END)",
             if *negated { "NOT " } else { "" }
         );
-        if let Ok(rewritten) = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&text)
-            .and_then(|mut p| p.parse_expr())
-        {
+        if let Some(rewritten) = parse_expr(&text) {
             *expr = rewritten;
             self.changed = true;
         }
@@ -933,13 +916,14 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for SelectListInSets {
     }
 }
 
-/// `regclass` or `pg_catalog.regclass`.
-fn is_regclass(data_type: &datafusion::sql::sqlparser::ast::DataType) -> bool {
+/// The oid-alias type `data_type` names (`regclass`, `regtype`, `regproc`, …; qualified or
+/// not), if it is one.
+fn reg_type(data_type: &datafusion::sql::sqlparser::ast::DataType) -> Option<String> {
     use datafusion::sql::sqlparser::ast::DataType;
     match data_type {
-        DataType::Regclass => true,
-        DataType::Custom(name, _) => function_name(name) == "regclass",
-        _ => false,
+        DataType::Regclass => Some("regclass".to_string()),
+        DataType::Custom(name, _) => Some(function_name(name)).filter(|n| n.starts_with("reg")),
+        _ => None,
     }
 }
 
@@ -1122,20 +1106,6 @@ fn is_computed_text(expr: &Expr) -> bool {
         ),
         Expr::Nested(inner) => is_computed_text(inner),
         _ => false,
-    }
-}
-
-/// Stops at the first function call `matches` accepts.
-struct FindFunction<F>(F);
-
-impl<F: FnMut(&datafusion::sql::sqlparser::ast::Function) -> bool> Visitor for FindFunction<F> {
-    type Break = ();
-
-    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-        match expr {
-            Expr::Function(f) if (self.0)(f) => ControlFlow::Break(()),
-            _ => ControlFlow::Continue(()),
-        }
     }
 }
 

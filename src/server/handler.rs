@@ -107,8 +107,9 @@ impl ConnectionRules {
                 FileAccess::Denied
             };
             self.engine.restrict_files(&self.session, access.clone());
-            self.session
-                .register_udf(crate::pg_compat::session_user_udf(&principal.user));
+            for udf in crate::pg_compat::session_user_udfs(&principal.user) {
+                self.session.register_udf(udf);
+            }
             Identity { access, principal }
         })
     }
