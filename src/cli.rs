@@ -170,6 +170,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         require_tls: config.server.require_tls,
         query_memory: config::query_memory_limit(&config),
+        statement_timeout_ms: config.server.statement_timeout_ms()?,
+        statements_per_user: config.server.statements_per_user.unwrap_or(0),
     };
     let engine = Engine::open(&EngineOptions::new(&data_dir).with_config(&config))
         .await
@@ -269,10 +271,28 @@ async fn sql(args: SqlArgs) -> anyhow::Result<()> {
         None => Config::default(),
     };
     let data_dir = data_dir_of(&args.data_dir, Some(&config));
-    let mut options = EngineOptions::new(&data_dir).with_config(&config);
+    // Without a data dir (an empty folder, a one-off query of a file) run on a scratch one, as
+    // DuckDB's and SQLite's command lines run without a database file; only creating durable
+    // relations needs the real one, and says so. `sql` never creates a data dir itself.
+    let scratch = match data_dir.exists() {
+        true => None,
+        false => Some(tempfile::tempdir().context("cannot make a scratch directory")?),
+    };
+    let mut options = EngineOptions::new(scratch.as_ref().map_or(data_dir.as_path(), |s| s.path()))
+        .with_config(&config);
     options.create_data_dir = false;
+    if scratch.is_some() {
+        options.missing_data_dir = Some(data_dir.clone());
+        // Relative file names (read_excel('export.xlsx')) are the working directory's.
+        if options.import_dir.is_none() {
+            options.import_dir = Some(std::env::current_dir()?);
+        }
+    }
     let engine = Engine::open(&options).await.map_err(|e| cli_error(&e))?;
-    run_script(&engine, &text, args.format, &mut std::io::stdout()).await
+    let result = run_script(&engine, &text, args.format, &mut std::io::stdout()).await;
+    drop(engine);
+    drop(scratch);
+    result
 }
 
 /// `ERROR <SQLSTATE>: message`, with psql's DETAIL and HINT lines.

@@ -5,6 +5,8 @@
 //! host = "127.0.0.1"
 //! port = 5433
 //! max_connections = 100
+//! statement_timeout = "5min"   # every session's default; SET statement_timeout overrides
+//! statements_per_user = 4       # more of one user's statements wait for a turn
 //!
 //! [users.analyst]
 //! # a PostgreSQL SCRAM-SHA-256 verifier, as `huaxiang passwd analyst` writes it
@@ -65,6 +67,47 @@ pub struct ServerConfig {
     /// Memory one connection's query may hold, in MiB (default: a quarter of the machine's
     /// memory; 0: no limit).
     pub query_memory_mb: Option<u64>,
+    /// Every session's `statement_timeout` until it sets its own, as PostgreSQL writes it
+    /// (`"30s"`, `"5min"`, `"1500ms"`, `"0"` for none; default none).
+    pub statement_timeout: Option<String>,
+    /// Statements one user may run at once over the wire; more wait for a turn (within their
+    /// `statement_timeout`, and a cancel stops the wait). 0 or absent: no limit.
+    pub statements_per_user: Option<usize>,
+}
+
+impl ServerConfig {
+    /// `statement_timeout` in milliseconds (0: none).
+    pub fn statement_timeout_ms(&self) -> anyhow::Result<u64> {
+        match &self.statement_timeout {
+            None => Ok(0),
+            Some(text) => parse_duration_ms(text).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "server.statement_timeout = \"{text}\" is not a duration such as \"30s\", \
+                     \"5min\" or \"1500ms\""
+                )
+            }),
+        }
+    }
+}
+
+/// A duration as PostgreSQL's `statement_timeout` takes it: a whole number with an optional
+/// unit (`ms` — the default —, `s`, `min`, `h`, `d`).
+pub fn parse_duration_ms(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +164,7 @@ impl Config {
         for (name, source) in &config.sources {
             source.validate(name).map_err(|e| anyhow::anyhow!(e))?;
         }
+        config.server.statement_timeout_ms()?;
         Ok(config)
     }
 
@@ -225,6 +269,33 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_timeouts_are_read_as_postgresql_writes_them() {
+        for (text, ms) in [
+            ("1500", 1500),
+            ("1500ms", 1500),
+            ("30s", 30_000),
+            ("5min", 300_000),
+            ("2h", 7_200_000),
+            ("1d", 86_400_000),
+            ("0", 0),
+        ] {
+            assert_eq!(parse_duration_ms(text), Some(ms), "{text}");
+        }
+        for bad in ["", "s", "5 minutes", "-1s", "1.5s", "99999999999999999999"] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad}");
+        }
+        let config =
+            Config::parse("[server]\nstatement_timeout = \"2s\"\nstatements_per_user = 3\n")
+                .expect("valid");
+        assert_eq!(config.server.statement_timeout_ms().ok(), Some(2000));
+        assert_eq!(config.server.statements_per_user, Some(3));
+        let err = Config::parse("[server]\nstatement_timeout = \"soon\"\n")
+            .expect_err("not a duration")
+            .to_string();
+        assert!(err.contains("statement_timeout"), "{err}");
+    }
 
     #[test]
     fn unknown_keys_are_errors() {

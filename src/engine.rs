@@ -38,6 +38,10 @@ pub struct EngineOptions {
     pub import_dir: Option<PathBuf>,
     /// The users and their roles (`pg_roles`; the grantees GRANT accepts).
     pub roles: Vec<RoleInfo>,
+    /// Set when `huaxiang sql` runs without a data dir because this one does not exist:
+    /// `data_dir` is then a scratch directory, and statements that would create durable
+    /// relations are refused with a message naming this one.
+    pub missing_data_dir: Option<PathBuf>,
 }
 
 /// A user or a role users are members of, as configured.
@@ -61,6 +65,7 @@ impl EngineOptions {
                 admin: true,
                 login: true,
             }],
+            missing_data_dir: None,
         }
     }
 
@@ -170,6 +175,8 @@ pub struct Engine {
     roles: Vec<RoleInfo>,
     import_dir: PathBuf,
     compat: PostgresCompatibilityParser,
+    /// See [`EngineOptions::missing_data_dir`].
+    missing_data_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -204,6 +211,7 @@ impl Engine {
             roles: options.roles.clone(),
             import_dir,
             compat: PostgresCompatibilityParser::new(),
+            missing_data_dir: options.missing_data_dir.clone(),
         }))
     }
 
@@ -364,6 +372,32 @@ impl Engine {
 
     /// Runs an owned DDL statement; `text` is the statement exactly as written.
     pub async fn execute_owned(&self, text: &str, ddl: OwnedDdl) -> Result<CommandTag> {
+        if let Some(missing) = &self.missing_data_dir {
+            let creates = match &ddl.statement {
+                DfStatement::CreateExternalTable(_) => Some("CREATE EXTERNAL TABLE"),
+                DfStatement::Statement(s) => match s.as_ref() {
+                    Statement::CreateTable(_) => Some("CREATE TABLE"),
+                    Statement::CreateView(_) => Some("CREATE VIEW"),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(what) = creates {
+                return Err(SqlError::new(
+                    codes::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!(
+                        "{what} needs a data directory, and {} does not exist",
+                        missing.display()
+                    ),
+                )
+                .with_hint(format!(
+                    "Create it (`mkdir -p {dir}`, or `huaxiang demo --data-dir {dir}` for the \
+                     demo data) and run again; queries, files and functions work without one.",
+                    dir = missing.display()
+                ))
+                .into_datafusion());
+            }
+        }
         self.refresh().await?;
         let state = self.ctx.state();
         let cascade = ddl.cascade;
@@ -488,7 +522,9 @@ fn build_session(
         .with_default_catalog_and_schema(DATABASE, PUBLIC_SCHEMA)
         .with_create_default_catalog_and_schema(false)
         // Ours replaces DataFusion's (see crate::info_schema), registered below.
-        .with_information_schema(false);
+        .with_information_schema(false)
+        // The statement `Engine::execute` runs (the in-process path); connections have their own.
+        .with_extension(Arc::new(crate::execution::StatementSlot::default()));
     config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
     // Delta's planner is DataFusion's default planner plus the physical nodes Delta's writer
     // uses, so CREATE TABLE AS and INSERT can hand their plans to `deltalake` in this session.
@@ -496,6 +532,8 @@ fn build_session(
         .with_default_features()
         .with_config(config)
         .with_query_planner(DeltaPlanner::new())
+        // Last of the rules: every plan runs on the query runtime and stops when told.
+        .with_physical_optimizer_rule(Arc::new(crate::execution::StopRule))
         .with_table_factory(
             "EXCEL".to_string(),
             Arc::new(crate::excel::ExcelTableFactory {

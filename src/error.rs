@@ -74,6 +74,11 @@ pub mod codes {
     pub const SYNTAX_ERROR_OR_ACCESS_RULE: &str = "42000";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const QUERY_CANCELED: &str = "57014";
+    pub const ADMIN_SHUTDOWN: &str = "57P01";
+    pub const CONNECTION_LOST: &str = "08006";
+    /// Resources of the server (here: statements a user may run at once) are used up.
+    pub const INSUFFICIENT_RESOURCES: &str = "53000";
+    pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const IO_ERROR: &str = "58030";
     pub const UNDEFINED_FILE: &str = "58P01";
@@ -89,6 +94,9 @@ pub mod codes {
 pub fn describe(error: &DataFusionError) -> SqlError {
     if let Some(own) = find_sql_error(error) {
         return own.clone();
+    }
+    if let Some(stopped) = find_in_chain::<huaxiang_udfs::stop::Stopped>(error) {
+        return stopped_error(stopped.0);
     }
     let root = error.find_root();
     let message = clean_message(error);
@@ -163,18 +171,34 @@ fn source_database_error(message: &str) -> Option<SqlError> {
 
 /// Finds a [`SqlError`] anywhere in the error's chain.
 fn find_sql_error(error: &DataFusionError) -> Option<&SqlError> {
+    find_in_chain::<SqlError>(error)
+}
+
+/// Finds an error of type `E` anywhere in the error's chain.
+fn find_in_chain<E: std::error::Error + 'static>(error: &DataFusionError) -> Option<&E> {
     let mut current: &(dyn std::error::Error + 'static) = error;
     loop {
-        if let Some(own) = current.downcast_ref::<SqlError>() {
+        if let Some(own) = current.downcast_ref::<E>() {
             return Some(own);
         }
         if let Some(DataFusionError::External(inner)) = current.downcast_ref::<DataFusionError>()
-            && let Some(own) = inner.downcast_ref::<SqlError>()
+            && let Some(own) = inner.downcast_ref::<E>()
         {
             return Some(own);
         }
         current = current.source()?;
     }
+}
+
+/// The error of a statement that was stopped, as PostgreSQL reports each reason.
+pub fn stopped_error(reason: huaxiang_udfs::stop::StopReason) -> SqlError {
+    use huaxiang_udfs::stop::StopReason;
+    let code = match reason {
+        StopReason::Cancelled | StopReason::Timeout => codes::QUERY_CANCELED,
+        StopReason::ClientGone => codes::CONNECTION_LOST,
+        StopReason::Shutdown => codes::ADMIN_SHUTDOWN,
+    };
+    SqlError::new(code, reason.message())
 }
 
 /// The SQLSTATE PostgreSQL would report for a DataFusion error (already reduced to its root).

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod excel;
+pub mod execution;
 pub mod files;
 pub mod info_schema;
 pub mod pg_catalog_tables;

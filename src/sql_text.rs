@@ -151,6 +151,26 @@ pub fn is_blank(sql: &str) -> bool {
     }
 }
 
+/// The statement's first word (`select`, `set`, …) as written, after whitespace and comments;
+/// empty when it starts with something else.
+pub fn first_keyword(sql: &str) -> &str {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start();
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
 fn push_statement<'a>(
     statements: &mut Vec<StatementText<'a>>,
     sql: &'a str,
@@ -196,6 +216,17 @@ impl<'a> LineOffsets<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_first_keyword_skips_comments() {
+        use super::first_keyword;
+        assert_eq!(first_keyword("SELECT 1"), "SELECT");
+        assert_eq!(first_keyword("  -- a report\n/* note */ set x = 1"), "set");
+        assert_eq!(first_keyword("(SELECT 1)"), "");
+        assert_eq!(first_keyword("-- only a comment"), "");
+        assert_eq!(first_keyword("/* unterminated"), "");
+        assert_eq!(first_keyword(""), "");
+    }
+
     #[test]
     fn nesting_beyond_the_limit_is_too_deep() {
         // The server's threads have a 256 MiB stack (main.rs); a test thread has 2 MiB.

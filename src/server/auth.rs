@@ -25,7 +25,7 @@ use pgwire::api::auth::{
 };
 use pgwire::api::{ClientInfo, METADATA_DATABASE, METADATA_USER, PgWireConnectionState};
 
-use super::cancel::{CancelRegistry, CancelSignal, Registration};
+use super::connection::Connection;
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -242,18 +242,21 @@ pub struct ScramStartupHandler {
     state: Mutex<ScramState>,
     /// Set when the connection is over the server's limit: the login is refused with 53300.
     too_many_connections: bool,
-    /// Where the connection registers its cancel key, for CancelRequest.
-    connections: Arc<CancelRegistry>,
+    /// The connection: it registers its cancel key at login, for CancelRequest.
+    connection: Arc<Connection>,
     /// Refuse a login over plaintext.
     require_tls: bool,
+    /// The server's default `statement_timeout` (ms, 0: none), the session's until it sets one.
+    statement_timeout_ms: u64,
 }
 
 impl ScramStartupHandler {
     pub fn new(
         users: Arc<Users>,
         too_many_connections: bool,
-        connections: Arc<CancelRegistry>,
+        connection: Arc<Connection>,
         require_tls: bool,
+        statement_timeout_ms: u64,
     ) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         parameters.server_version = crate::pg_compat::server_version();
@@ -262,8 +265,9 @@ impl ScramStartupHandler {
             parameters,
             state: Mutex::new(ScramState::Initial),
             too_many_connections,
-            connections,
+            connection,
             require_tls,
+            statement_timeout_ms,
         }
     }
 }
@@ -480,16 +484,13 @@ impl ScramStartupHandler {
             rand::random::<i32>().abs(),
             pgwire::messages::startup::SecretKey::I32(rand::random::<i32>()),
         );
-        // The connection's cancel signal lives as long as the connection;
-        // the registration is dropped with it.
-        let (signal, registration) = self.connections.register(pid, &secret);
+        // Registered as long as the connection lives.
+        self.connection
+            .register_cancel_key(pid, &secret, client.is_secure());
         client.set_pid_and_secret_key(pid, secret);
-        client
-            .session_extensions()
-            .insert::<Arc<CancelSignal>>(signal);
-        client
-            .session_extensions()
-            .insert::<Registration>(registration);
+        if self.statement_timeout_ms > 0 {
+            super::session::set_statement_timeout_ms(client, self.statement_timeout_ms);
+        }
         let is_superuser = self.users.get(user).is_some_and(|u| u.admin);
         let mut params = self
             .parameters

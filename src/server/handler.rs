@@ -35,10 +35,11 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 
 use super::auth::Users;
-use super::cancel::CancelSignal;
+use super::connection::Connection;
 use super::copy::{Copy, CopyInProgress};
 use crate::engine::{CommandTag, Engine};
 use crate::error::{SqlError, codes, describe};
+use crate::execution::StatementSlot;
 use crate::files::FileAccess;
 use crate::privileges::{AccessStatement, MaskingRule, Principal};
 use crate::sources::SourceKind;
@@ -46,6 +47,7 @@ use crate::sql_text::split_statements;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::sql::parser::Statement as DFStatement;
+use huaxiang_udfs::stop::{StopReason, StopToken};
 use pgwire::api::METADATA_USER;
 use std::sync::OnceLock;
 
@@ -58,6 +60,11 @@ pub type CachedStatement = (String, Option<(sqlparser::ast::Statement, LogicalPl
 /// functions' registrations) is the engine's, shared by all and durable.
 pub struct QueryService {
     engine: Arc<Engine>,
+    /// The connection: its cancel requests, whether its client is still there.
+    connection: Arc<Connection>,
+    /// The statement the session runs (its stop token), as the plans see it.
+    slot: Arc<StatementSlot>,
+    admission: Arc<Admission>,
     df: Arc<DfSessionService>,
     parser: Arc<StatementParser>,
     rules: Arc<ConnectionRules>,
@@ -294,14 +301,24 @@ fn check_statement(
 impl QueryService {
     /// `memory_limit`: bytes the connection's queries may hold at once (DataFusion's memory
     /// pool, spilling where its operators can); beyond it a query fails with 53200.
-    pub fn new(engine: Arc<Engine>, users: Arc<Users>, memory_limit: Option<usize>) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        users: Arc<Users>,
+        memory_limit: Option<usize>,
+        connection: Arc<Connection>,
+        admission: Arc<Admission>,
+    ) -> Self {
         // `state()` clones the settings and function registries; the catalog list inside is
         // an `Arc`, so tables and views created by any connection are seen by all.
         let mut state = engine.context().state();
+        // The connection's own statements (the engine's slot is the in-process path's).
+        let slot = Arc::new(StatementSlot::default());
+        state.config_mut().set_extension(slot.clone());
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             // RESET returns to the settings the connection starts with.
             Arc::new(super::session::SessionResetHook::new(
                 state.config_options().as_ref().clone(),
+                admission.statement_timeout_ms(),
             )),
             Arc::new(CursorStatementHook),
             Arc::new(super::show::ShowSettingHook),
@@ -340,6 +357,9 @@ impl QueryService {
         });
         Self {
             engine,
+            connection,
+            slot,
+            admission,
             df,
             parser,
             rules,
@@ -354,8 +374,13 @@ pub fn pg_error(error: &datafusion::error::DataFusionError) -> PgWireError {
 }
 
 fn error_info(error: &SqlError) -> ErrorInfo {
+    // Server shutdown ends the session: FATAL, after which pgwire closes the connection.
+    let severity = match error.sqlstate {
+        codes::ADMIN_SHUTDOWN => "FATAL",
+        _ => "ERROR",
+    };
     let mut info = ErrorInfo::new(
-        "ERROR".to_string(),
+        severity.to_string(),
         error.sqlstate.to_string(),
         error.message.clone(),
     );
@@ -454,53 +479,112 @@ async fn guarded<T>(future: impl std::future::Future<Output = PgWireResult<T>>) 
     }
 }
 
-/// What may stop a running statement: the connection's `statement_timeout` and a
-/// CancelRequest (psql's Ctrl-C) for this connection.
+/// Server-wide rules for running statements: the default `statement_timeout` and how many
+/// statements one user may run at once (more wait for a turn, still subject to their timeout
+/// and to cancel).
+#[derive(Debug)]
+pub struct Admission {
+    statement_timeout_ms: u64,
+    per_user: usize,
+    turns: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Admission {
+    /// `per_user`: statements one user may run at once (0: no limit).
+    pub fn new(statement_timeout_ms: u64, per_user: usize) -> Self {
+        Self {
+            statement_timeout_ms,
+            per_user,
+            turns: Default::default(),
+        }
+    }
+
+    pub fn statement_timeout_ms(&self) -> u64 {
+        self.statement_timeout_ms
+    }
+
+    /// The user's turns, when users are limited.
+    fn turns(&self, user: &str) -> Option<Arc<tokio::sync::Semaphore>> {
+        if self.per_user == 0 {
+            return None;
+        }
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        Some(
+            turns
+                .entry(user.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_user)))
+                .clone(),
+        )
+    }
+}
+
+/// One running statement and what may stop it: the connection's `statement_timeout`, a
+/// CancelRequest (psql's Ctrl-C) for this connection, the client going away and server
+/// shutdown. Whichever comes first sets the statement's token, which ends its work wherever it
+/// runs (see `crate::execution`); the statement answers the matching error. Dropped before it
+/// was answered in full — an error, rows left unread, its connection gone — it sets the token
+/// too, so abandoned work stops.
 struct Stop {
     deadline: Option<tokio::time::Instant>,
-    /// The connection's cancel signal and its generation when the statement started.
-    cancel: Option<(Arc<CancelSignal>, u64)>,
+    connection: Arc<Connection>,
+    /// The connection's cancel generation when the statement started.
+    since: u64,
+    token: Arc<StopToken>,
+    /// The user's turn, held while the statement runs (see [`Admission`]).
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Answered in full: nothing to stop when dropped.
+    finished: std::sync::atomic::AtomicBool,
 }
 
-/// Why a statement was stopped.
-enum Stopped {
-    Timeout,
-    Cancelled,
-}
-
-impl Stopped {
-    fn error(self) -> PgWireError {
-        let message = match self {
-            Stopped::Timeout => "canceling statement due to statement timeout",
-            Stopped::Cancelled => "canceling statement due to user request",
-        };
-        PgWireError::UserError(Box::new(error_info(&SqlError::new(
-            codes::QUERY_CANCELED,
-            message,
-        ))))
-    }
+fn stop_error(reason: StopReason) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(&crate::error::stopped_error(reason))))
 }
 
 impl Stop {
     /// Starts a statement: reads the client's `statement_timeout` (as `datafusion-postgres`'s
-    /// `SET` hook records it) and the connection's cancel generation.
-    fn start<C: ClientInfo + ?Sized>(client: &C) -> Self {
+    /// `SET` hook records it) and the connection's cancel generation, gives the session a new
+    /// statement token, and waits for the user's turn.
+    async fn start<C: ClientInfo + ?Sized>(
+        client: &C,
+        service: &QueryService,
+        text: &str,
+    ) -> PgWireResult<Self> {
         let deadline = Some(super::session::statement_timeout_ms(client))
             .filter(|m| *m > 0)
             .map(|m| tokio::time::Instant::now() + std::time::Duration::from_millis(m));
-        let cancel = client
-            .session_extensions()
-            .get::<Arc<CancelSignal>>()
-            .map(|signal| {
-                let since = signal.generation();
-                (Arc::clone(&*signal), since)
-            });
-        Self { deadline, cancel }
+        let connection = service.connection.clone();
+        let token = service.slot.begin();
+        connection.statement_started(token.clone());
+        let mut stop = Self {
+            deadline,
+            since: connection.cancel_generation(),
+            connection,
+            token,
+            _turn: None,
+            finished: std::sync::atomic::AtomicBool::new(false),
+        };
+        if stop.connection.shutting_down() {
+            stop.token.stop(StopReason::Shutdown);
+            return Err(stop_error(StopReason::Shutdown));
+        }
+        let user = client.metadata().get(METADATA_USER).cloned();
+        let turns = user
+            .filter(|_| takes_turn(text))
+            .and_then(|u| service.admission.turns(&u));
+        if let Some(turns) = turns {
+            let turn = stop
+                .run(turns.acquire_owned())
+                .await
+                .map_err(stop_error)?
+                .map_err(|_| stop_error(StopReason::Shutdown))?;
+            stop._turn = Some(turn);
+        }
+        Ok(stop)
     }
 
-    /// Runs `future` unless the statement is stopped first; then the future is dropped (which
-    /// stops DataFusion's work).
-    async fn run<T>(&self, future: impl std::future::Future<Output = T>) -> Result<T, Stopped> {
+    /// Runs `future` unless the statement is stopped first; then the token is set (which ends
+    /// the statement's work) and the future dropped.
+    async fn run<T>(&self, future: impl std::future::Future<Output = T>) -> Result<T, StopReason> {
         tokio::pin!(future);
         let deadline = self.deadline;
         let timed_out = async move {
@@ -509,18 +593,22 @@ impl Stop {
                 None => std::future::pending().await,
             }
         };
-        let cancel = self.cancel.clone();
-        let cancelled = async move {
-            match cancel {
-                Some((signal, since)) => signal.cancelled_since(since).await,
-                None => std::future::pending().await,
-            }
+        let stopped = tokio::select! {
+            value = &mut future => return Ok(value),
+            _ = timed_out => StopReason::Timeout,
+            _ = self.connection.cancelled_since(self.since) => StopReason::Cancelled,
+            _ = self.connection.gone() => StopReason::ClientGone,
+            _ = self.connection.shutdown_started() => StopReason::Shutdown,
         };
-        tokio::select! {
-            value = &mut future => Ok(value),
-            _ = timed_out => Err(Stopped::Timeout),
-            _ = cancelled => Err(Stopped::Cancelled),
-        }
+        self.token.stop(stopped);
+        // The work may have seen the token first: report the reason the token holds.
+        Err(self.token.stopped().unwrap_or(stopped))
+    }
+
+    /// The statement was answered in full.
+    fn finish(&self) {
+        self.finished
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// `run` for a handler future, with panics turned into errors.
@@ -530,7 +618,40 @@ impl Stop {
     ) -> PgWireResult<T> {
         self.run(guarded(future))
             .await
-            .unwrap_or_else(|s| Err(s.error()))
+            .unwrap_or_else(|reason| Err(stop_error(reason)))
+    }
+}
+
+/// Whether a statement waits for its user's turn: everything but the session statements a
+/// client sends around its queries (a BI tool's `SET application_name` must not wait behind
+/// the user's running report).
+fn takes_turn(text: &str) -> bool {
+    const SESSION: [&str; 13] = [
+        "set",
+        "show",
+        "reset",
+        "begin",
+        "start",
+        "commit",
+        "rollback",
+        "end",
+        "abort",
+        "discard",
+        "deallocate",
+        "close",
+        "unlisten",
+    ];
+    let first = crate::sql_text::first_keyword(text).to_ascii_lowercase();
+    !SESSION.contains(&first.as_str())
+}
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        if !self.finished.load(std::sync::atomic::Ordering::SeqCst) {
+            // Abandoned: nothing of this statement may run on.
+            self.token.stop(StopReason::ClientGone);
+        }
+        self.connection.statement_ended(&self.token);
     }
 }
 
@@ -554,7 +675,12 @@ fn guard_rows(response: Response, stop: Stop) -> Response {
                 watch(rows, stop),
             ))
         }
-        other => other,
+        other => {
+            // Answered in full. (A DECLAREd cursor's rows are read by later FETCHes: its work
+            // must go on.)
+            stop.finish();
+            other
+        }
     }
 }
 
@@ -573,9 +699,12 @@ fn watch<T: Send + 'static>(
         let (mut rows, stop) = state?;
         match stop.run(rows.next()).await {
             Ok(Some(row)) => Some((row, Some((rows, stop)))),
-            Ok(None) => None,
+            Ok(None) => {
+                stop.finish();
+                None
+            }
             // Stopped: report it and drop the rows (stopping the query).
-            Err(stopped) => Some((Err(stopped.error()), None)),
+            Err(reason) => Some((Err(stop_error(reason)), None)),
         }
     })
 }
@@ -664,7 +793,14 @@ impl SimpleQueryHandler for QueryService {
         let many = statements.len() > 1;
         let mut responses = Vec::new();
         for statement in statements {
-            let stop = Stop::start(client);
+            let stop = match Stop::start(client, self, statement.text).await {
+                Ok(stop) => stop,
+                Err(error) if !responses.is_empty() => {
+                    responses.push(Response::Error(Box::new(error.into())));
+                    break;
+                }
+                Err(error) => return Err(error),
+            };
             let access = crate::privileges::parse(statement.text);
             let result = match (
                 access,
@@ -747,7 +883,7 @@ impl ExtendedQueryHandler for QueryService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let (text, parsed) = &portal.statement.statement;
-        let stop = Stop::start(client);
+        let stop = Stop::start(client, self, text).await?;
         if let Some(access) = crate::privileges::parse(text) {
             return stop.guard(self.run_access(client, access)).await;
         }
@@ -923,7 +1059,10 @@ impl CopyHandler for QueryService {
         let Some(copy) = self.copy_in.lock().expect("copy state lock").take() else {
             return Err(protocol_error("CopyDone without a COPY FROM STDIN"));
         };
-        let rows = guarded(copy.finish(&self.rules.session)).await?;
+        // Appending the sent rows is the statement's own work: stoppable like any other.
+        let stop = Stop::start(client, self, "COPY").await?;
+        let rows = stop.guard(copy.finish(&self.rules.session)).await?;
+        stop.finish();
         client
             .send(PgWireBackendMessage::CommandComplete(
                 Tag::new("COPY").with_rows(rows).into(),

@@ -6,7 +6,7 @@
 //! state) around the shared [`handler::QueryService`], and hands the socket to pgwire.
 
 pub mod auth;
-mod cancel;
+mod connection;
 mod copy;
 pub mod handler;
 mod session;
@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 
 use crate::engine::Engine;
 use auth::{ScramStartupHandler, Users};
-use cancel::CancelRegistry;
+use connection::Connections;
 use handler::{QueryService, SqlStateErrorHandler};
 
 /// Where and how to listen.
@@ -44,7 +44,14 @@ pub struct ServerOptions {
     pub require_tls: bool,
     /// Bytes one connection's query may hold in memory (None: no limit).
     pub query_memory: Option<usize>,
+    /// Every connection's `statement_timeout` until it sets its own, in ms (0: none).
+    pub statement_timeout_ms: u64,
+    /// Statements one user may run at once; more wait for a turn (0: no limit).
+    pub statements_per_user: usize,
 }
+
+/// How long shutdown waits for running statements to answer before closing their sockets.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A bound server, ready to accept connections.
 pub struct Server {
@@ -54,14 +61,15 @@ pub struct Server {
 
 struct Shared {
     engine: Arc<Engine>,
-    /// Cancel keys of the open connections (CancelRequest finds the query to stop here).
-    connections: Arc<CancelRegistry>,
+    /// The open connections (CancelRequest finds the query to stop here; shutdown ends them).
+    connections: Arc<Connections>,
     users: Arc<Users>,
     max_connections: usize,
     open_connections: AtomicUsize,
     tls: Option<pgwire::tokio::TlsAcceptor>,
     require_tls: bool,
     query_memory: Option<usize>,
+    admission: Arc<handler::Admission>,
 }
 
 /// Whether `host` only accepts connections from this machine.
@@ -100,13 +108,17 @@ impl Server {
             listener,
             shared: Arc::new(Shared {
                 engine,
-                connections: Arc::new(CancelRegistry::default()),
+                connections: Arc::new(Connections::default()),
                 users: Arc::new(users),
                 max_connections: options.max_connections,
                 open_connections: AtomicUsize::new(0),
                 tls: options.tls.clone(),
                 require_tls: options.require_tls,
                 query_memory: options.query_memory,
+                admission: Arc::new(handler::Admission::new(
+                    options.statement_timeout_ms,
+                    options.statements_per_user,
+                )),
             }),
         })
     }
@@ -115,7 +127,8 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Accepts connections until `shutdown` completes.
+    /// Accepts connections until `shutdown` completes; then ends every connection (running
+    /// statements answer 57P01, idle clients are told so) and returns within a few seconds.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
@@ -133,21 +146,26 @@ impl Server {
                 }
             };
             let _ = socket.set_nodelay(true);
+            let (socket, watch) = with_second_handle(socket);
             let shared = self.shared.clone();
             let open = shared.open_connections.fetch_add(1, Ordering::SeqCst) + 1;
             let too_many = shared.max_connections > 0 && open > shared.max_connections;
             tokio::spawn(async move {
+                let connection = shared.connections.open(watch);
                 let handlers = Arc::new(ConnectionHandlers {
                     query: Arc::new(QueryService::new(
                         shared.engine.clone(),
                         shared.users.clone(),
                         shared.query_memory,
+                        connection.clone(),
+                        shared.admission.clone(),
                     )),
                     startup: Arc::new(ScramStartupHandler::new(
                         shared.users.clone(),
                         too_many,
-                        shared.connections.clone(),
+                        connection.clone(),
                         shared.require_tls,
+                        shared.admission.statement_timeout_ms(),
                     )),
                     connections: shared.connections.clone(),
                 });
@@ -156,18 +174,38 @@ impl Server {
                 {
                     info!("connection from {peer} ended: {e}");
                 }
+                // The second handle would keep the socket open after pgwire's is dropped.
+                connection.close();
                 shared.open_connections.fetch_sub(1, Ordering::SeqCst);
             });
         }
-        info!("server stopped accepting connections");
+        info!("server stopped accepting connections; ending the open ones");
+        drop(self.listener);
+        self.shared.connections.shut_down(SHUTDOWN_GRACE).await;
     }
+}
+
+/// The socket, and a second handle on it for the connection's watch (see
+/// `connection::Connection::gone`); without one when the descriptor cannot be duplicated.
+fn with_second_handle(
+    socket: tokio::net::TcpStream,
+) -> (tokio::net::TcpStream, Option<tokio::net::TcpStream>) {
+    let watch = socket2::SockRef::from(&socket)
+        .try_clone()
+        .and_then(|dup| {
+            // The duplicate shares the socket's non-blocking flag.
+            tokio::net::TcpStream::from_std(std::net::TcpStream::from(dup))
+        })
+        .map_err(|e| warn!("no second handle on a client socket: {e}"))
+        .ok();
+    (socket, watch)
 }
 
 /// The handlers of one connection.
 struct ConnectionHandlers {
     query: Arc<QueryService>,
     startup: Arc<ScramStartupHandler>,
-    connections: Arc<CancelRegistry>,
+    connections: Arc<Connections>,
 }
 
 impl PgWireServerHandlers for ConnectionHandlers {

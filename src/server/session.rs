@@ -35,11 +35,16 @@ const METADATA_SETTINGS: [&str; 6] = [
 pub struct SessionResetHook {
     /// The engine's settings a connection starts with; RESET returns to them.
     defaults: ConfigOptions,
+    /// The server's default `statement_timeout` (ms, 0: none), which RESET returns to.
+    statement_timeout_ms: u64,
 }
 
 impl SessionResetHook {
-    pub fn new(defaults: ConfigOptions) -> Self {
-        Self { defaults }
+    pub fn new(defaults: ConfigOptions, statement_timeout_ms: u64) -> Self {
+        Self {
+            defaults,
+            statement_timeout_ms,
+        }
     }
 
     fn answer(
@@ -73,6 +78,9 @@ impl SessionResetHook {
         match what {
             Reset::ALL => {
                 forget_settings(metadata, None);
+                if self.statement_timeout_ms > 0 {
+                    set_statement_timeout_ms(client, self.statement_timeout_ms);
+                }
                 let state = session.state_ref();
                 *state.write().config_mut().options_mut() = self.defaults.clone();
             }
@@ -80,6 +88,9 @@ impl SessionResetHook {
                 let name = name.to_string().to_ascii_lowercase();
                 if name == "statement_timeout" || METADATA_SETTINGS.contains(&name.as_str()) {
                     forget_settings(metadata, Some(&name));
+                    if name == "statement_timeout" && self.statement_timeout_ms > 0 {
+                        set_statement_timeout_ms(client, self.statement_timeout_ms);
+                    }
                 } else if let Some(entry) =
                     self.defaults.entries().into_iter().find(|e| e.key == name)
                 {
@@ -114,6 +125,13 @@ pub fn statement_timeout_ms<C: ClientInfo + ?Sized>(client: &C) -> u64 {
         .get(STATEMENT_TIMEOUT_KEY)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// Sets the connection's `statement_timeout` (the server's default, at login).
+pub fn set_statement_timeout_ms<C: ClientInfo + ?Sized>(client: &mut C, ms: u64) {
+    client
+        .metadata_mut()
+        .insert(STATEMENT_TIMEOUT_KEY.to_string(), ms.to_string());
 }
 
 /// Forgets one (or, with `None`, every) setting `datafusion-postgres` keeps per connection:

@@ -14,3 +14,4 @@ mod replays;
 mod robustness;
 mod slt;
 mod sources;
+mod stopping;

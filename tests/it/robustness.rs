@@ -4,9 +4,10 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
-use super::common::{ServerProcess, demo_dir, path_str, psql, run, temp_dir};
+use super::common::{BIN, ServerProcess, demo_dir, path_str, psql, run, temp_dir};
 
 fn healthy(server: &ServerProcess) {
     let out = psql(server, &["-At", "-c", "SELECT 1"]);
@@ -166,15 +167,78 @@ fn a_config_with_an_unknown_key_is_refused() {
     );
 }
 
+/// `huaxiang sql` in a folder without a data dir runs queries, files and functions (as DuckDB's
+/// and SQLite's command lines do without a database), never creates the data dir, and says
+/// clearly that creating a table needs one.
 #[test]
-fn a_missing_data_dir_is_a_clear_error_for_sql() {
+fn sql_runs_without_a_data_dir_and_says_when_it_needs_one() {
     let dir = temp_dir();
     let missing = dir.path().join("nowhere");
-    let out = run(&["sql", "--data-dir", path_str(&missing), "-c", "SELECT 1"]);
+    let out = run(&[
+        "sql",
+        "--data-dir",
+        path_str(&missing),
+        "--format",
+        "csv",
+        "-c",
+        "SELECT mask_phone('13812345678') AS phone, 40 + 2 AS answer",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "phone,answer\n138****5678,42"
+    );
+    // A workbook in the working directory, by a relative name (the first try).
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (row, (id, name)) in [(1.0, "甲"), (2.0, "乙")].into_iter().enumerate() {
+        sheet.write_number(row as u32 + 1, 0, id).unwrap();
+        sheet.write_string(row as u32 + 1, 1, name).unwrap();
+    }
+    sheet.write_string(0, 0, "id").unwrap();
+    sheet.write_string(0, 1, "name").unwrap();
+    book.save(dir.path().join("export.xlsx")).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM read_excel('export.xlsx')",
+        ])
+        .output()
+        .expect("run huaxiang");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "n\n2");
+    let out = run(&[
+        "sql",
+        "--data-dir",
+        path_str(&missing),
+        "-c",
+        "CREATE TABLE t AS SELECT 1 AS x",
+    ]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(
+        stderr.contains("ERROR 55000: CREATE TABLE needs a data directory")
+            && stderr.contains("does not exist")
+            && stderr.contains("mkdir -p"),
+        "{stderr}"
+    );
     assert!(!missing.exists(), "sql must not create a data dir");
+    assert!(
+        !dir.path().join("huaxiang-data").exists(),
+        "sql must not create the default data dir"
+    );
 }
 
 #[test]
@@ -202,7 +266,7 @@ fn configured_users_log_in_and_others_do_not() {
     let dir = temp_dir();
     let config = dir.path().join("huaxiang.toml");
     let passwd = |args: &[&str], password: &[u8]| {
-        let mut child = std::process::Command::new(super::common::BIN)
+        let mut child = std::process::Command::new(BIN)
             .args(["passwd", "--config", path_str(&config)])
             .args(args)
             .stdin(std::process::Stdio::piped())

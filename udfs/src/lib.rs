@@ -20,6 +20,7 @@ pub mod reference;
 pub mod rfm;
 pub mod segment;
 pub mod sentiment;
+pub mod stop;
 
 use std::sync::Arc;
 

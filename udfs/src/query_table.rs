@@ -185,7 +185,10 @@ impl PartitionStream for FinishPartition {
         let finish = self.finish.clone();
         let stream = futures::stream::once(async move {
             let batches = collect(input, ctx).await?;
-            let out = finish(batches)?;
+            crate::stop::checkpoint()?;
+            // The finish step is the function's whole computation (a clustering, a model fit),
+            // run without yielding: keep the runtime's other tasks moving meanwhile.
+            let out = crate::stop::long_running(|| finish(batches))?;
             Ok::<_, DataFusionError>(futures::stream::iter(out.into_iter().map(Ok)))
         })
         .map(|result| match result {

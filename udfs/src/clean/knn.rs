@@ -178,6 +178,7 @@ impl TableFunctionImpl for KnnImputeFunc {
                 values.push(column);
             }
             let filled = impute(&values, k);
+            crate::stop::checkpoint()?;
             let mut columns: Vec<ArrayRef> = all.columns().to_vec();
             for (j, &c) in features.iter().enumerate() {
                 columns[c] = Arc::new(Float64Array::from(filled[j].clone()));
@@ -237,16 +238,23 @@ fn impute(columns: &[Vec<Option<f64>>], k: usize) -> Vec<Vec<Option<f64>>> {
         .map_or(1, |n| n.get())
         .clamp(1, receivers.len().max(1));
     let chunk = receivers.len().div_ceil(threads).max(1);
+    // The workers are threads of their own: they watch the statement's token directly.
+    let statement = crate::stop::current();
     let fills: Vec<(usize, usize, f64)> = std::thread::scope(|scope| {
         let workers: Vec<_> = receivers
             .chunks(chunk)
             .map(|mine| {
                 let (row, distance, donors, scales) = (&row, &distance, &donors, &scales);
+                let statement = statement.clone();
                 scope.spawn(move || {
                     let mut fills = Vec::new();
                     let mut to: Vec<Option<f64>> = vec![None; rows];
                     let mut candidates: Vec<(f64, usize)> = Vec::new();
                     for &r in mine {
+                        if statement.as_ref().is_some_and(|s| s.stopped().is_some()) {
+                            // Stopped: the caller's checkpoint reports it.
+                            break;
+                        }
                         // One pass over all rows per receiver, shared by its missing features.
                         for (d, slot) in to.iter_mut().enumerate() {
                             *slot = distance(row(r), row(d));

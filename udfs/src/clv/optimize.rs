@@ -15,6 +15,8 @@ impl<F: Fn(&[f64]) -> f64> CostFunction for Objective<F> {
     type Output = f64;
 
     fn cost(&self, log_params: &Self::Param) -> Result<f64, Error> {
+        // Every evaluation passes over all customers: a stopped statement ends the fit here.
+        crate::stop::checkpoint().map_err(|e| Error::msg(e.to_string()))?;
         let value = (self.f)(log_params);
         // A NaN would stall the simplex; an infinitely bad point is simply rejected.
         Ok(if value.is_nan() { f64::INFINITY } else { value })

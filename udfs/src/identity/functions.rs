@@ -125,7 +125,9 @@ fn plan(
     let max_persons = options.max_persons;
     let finish = Arc::new(move |batches: Vec<RecordBatch>| {
         let records = gather(function, &batches, &columns, &order)?;
+        crate::stop::checkpoint()?;
         let resolution = resolve(&records, max_persons);
+        crate::stop::checkpoint()?;
         let columns = match answer {
             Answer::Records => record_rows(&records, &resolution),
             Answer::Persons => person_rows(&records, &resolution),

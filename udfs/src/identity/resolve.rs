@@ -92,6 +92,10 @@ pub fn resolve(records: &Records, max_persons: usize) -> Resolution {
     let mut links = Vec::new();
     let mut rejected = Vec::new();
     for (kind, column) in records.values.iter().enumerate() {
+        if crate::stop::stopped() {
+            // The caller checks its statement next and reports the stop.
+            break;
+        }
         let mut groups: HashMap<&str, Vec<u32>> = HashMap::new();
         for (i, value) in column.iter().enumerate() {
             if let Some(v) = value {

@@ -49,6 +49,8 @@ impl CostFunction for Problem<'_> {
     type Output = f64;
 
     fn cost(&self, beta: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        // Each evaluation passes over every row: a stopped statement ends the fit here.
+        crate::stop::checkpoint().map_err(|e| argmin::core::Error::msg(e.to_string()))?;
         let loss: f64 = self
             .linear(beta)
             .iter()
@@ -66,6 +68,7 @@ impl Gradient for Problem<'_> {
     type Gradient = Vec<f64>;
 
     fn gradient(&self, beta: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+        crate::stop::checkpoint().map_err(|e| argmin::core::Error::msg(e.to_string()))?;
         let mut g = vec![0.0; beta.len()];
         for ((row, z), (y, w)) in self
             .x

@@ -1,5 +1,5 @@
 //! `dbscan_segment(f1, ..., fn, eps, min_points [, options]) OVER (...)`: density-based clusters
-//! (DBSCAN, Ester et al. 1996) with `linfa-clustering`; -1 marks noise.
+//! (DBSCAN, Ester et al. 1996; see `dbscan.rs`); -1 marks noise.
 
 use std::sync::Arc;
 
@@ -11,7 +11,6 @@ use datafusion::logical_expr::{
     Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
 };
 use datafusion_macros::user_doc;
-use linfa::traits::Transformer;
 use linfa_clustering::Dbscan;
 
 use super::args::{
@@ -25,7 +24,7 @@ const NAME: &str = "dbscan_segment";
 
 #[user_doc(
     doc_section(label = "Segmentation Functions"),
-    description = "DBSCAN cluster of each row over its window partition: 1, 2, ... (1 the largest cluster) or -1 for noise. A row is a core point when at least `min_points` rows (itself included) lie within distance `eps`; clusters grow from core points. Features are z-score standardised by default, so `eps` is in standard deviations (option `standardize=none` to use raw units). Rows with a NULL feature get NULL and are not clustered. Each row's eps-neighbourhood is searched (linfa's DBSCAN with a k-d tree), so the work grows with the number of neighbours: an eps that puts most rows within reach of each other is quadratic — keep eps small, or run it per partition or on a sample.",
+    description = "DBSCAN cluster of each row over its window partition: 1, 2, ... (1 the largest cluster) or -1 for noise. A row is a core point when at least `min_points` rows (itself included) lie within distance `eps`; clusters grow from core points. Features are z-score standardised by default, so `eps` is in standard deviations (option `standardize=none` to use raw units). Rows with a NULL feature get NULL and are not clustered. Each row's eps-neighbourhood is searched in a k-d tree, so the work grows with the number of neighbours: an eps that puts most rows within reach of each other is quadratic — keep eps small, or run it per partition or on a sample. A cancel stops it between searches.",
     syntax_example = "dbscan_segment(feature1, ..., featureN, eps, min_points [, 'options']) OVER ([PARTITION BY ...])",
     sql_example = r#"```sql
 > SELECT segment, count(*) AS customers, round(avg(orders), 1) AS orders,
@@ -159,11 +158,15 @@ impl PartitionEvaluator for DbscanEvaluator {
             return Ok(Arc::new(Int32Array::from(out)));
         }
         let x = Standardizer::fit(matrix.view(), self.options.standardize).transform(matrix.view());
-        let memberships = Dbscan::params(self.min_points)
+        // linfa checks the parameters; the search is ours (see `dbscan.rs`: it can be stopped).
+        Dbscan::params::<f64>(self.min_points)
             .tolerance(self.eps)
             .check()
-            .map_err(|e| datafusion::error::DataFusionError::Execution(format!("{NAME}: {e}")))?
-            .transform(&x);
+            .map_err(|e| datafusion::error::DataFusionError::Execution(format!("{NAME}: {e}")))?;
+        let memberships = crate::stop::long_running(|| {
+            super::dbscan::dbscan(x.view(), self.eps, self.min_points)
+        })
+        .map_err(|e| datafusion::error::DataFusionError::Execution(format!("{NAME}: {e}")))?;
         // Number clusters by size (largest first; ties by first row in canonical order), noise -1.
         let mut sizes: std::collections::HashMap<usize, (usize, usize)> =
             std::collections::HashMap::new();

@@ -144,6 +144,7 @@ pub fn fit(data: ArrayView2<f64>, k: usize, options: &ClusterOptions) -> Result<
         let mut rng = Xoshiro256Plus::seed_from_u64(options.seed.wrapping_add(run as u64));
         let start = kmeans_plusplus(rows, d, k, &mut rng);
         let result = lloyd(rows, d, start, options.max_iter, tolerance);
+        crate::stop::checkpoint().map_err(|e| e.to_string())?;
         if best.as_ref().is_none_or(|b| result.inertia < b.inertia) {
             best = Some(result);
         }
@@ -226,6 +227,10 @@ pub fn silhouette(data: ArrayView2<f64>, fit: &KMeansFit, sample: usize, seed: u
     let mut total = 0.0;
     let mut counted = 0usize;
     for &i in &rows {
+        if crate::stop::stopped() {
+            // The caller's next checkpoint reports the stop.
+            return f64::NAN;
+        }
         let mut sums = vec![0.0f64; k];
         let mut counts = vec![0usize; k];
         for &j in &rows {
@@ -353,6 +358,7 @@ pub fn fit_best_k(
     for k in options.k_min..=k_max {
         let fitted = fit(data, k, options)?;
         let s = silhouette(data, &fitted, options.silhouette_sample, options.seed);
+        crate::stop::checkpoint().map_err(|e| e.to_string())?;
         trials.push(KTrial {
             k,
             inertia: fitted.inertia,

@@ -134,13 +134,15 @@ impl PartitionEvaluator for KMeansEvaluator {
         if index.is_empty() {
             return Ok(Arc::new(Int32Array::from(out)));
         }
-        let fitted = fit_choice(
-            NAME,
-            matrix.view(),
-            self.k,
-            &self.options,
-            " in the partition",
-        )?;
+        let fitted = crate::stop::long_running(|| {
+            fit_choice(
+                NAME,
+                matrix.view(),
+                self.k,
+                &self.options,
+                " in the partition",
+            )
+        })?;
         for (row, label) in index.iter().zip(&fitted.labels) {
             out[*row] = Some(*label as i32 + 1);
         }

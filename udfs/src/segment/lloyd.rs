@@ -196,6 +196,10 @@ pub fn lloyd(x: &[f64], d: usize, mut centers: Vec<f64>, max_iter: u64, tol: f64
     // An impossible label, so the first pass counts every row as changed.
     let mut labels = vec![usize::MAX; n];
     for _ in 0..max_iter {
+        if crate::stop::stopped() {
+            // The caller checks its statement after the run and reports the stop.
+            break;
+        }
         let step = assign_and_sum(x, d, &centers, &mut labels);
         if step.changed == 0 {
             // Centres are already the means of these memberships.

@@ -2,6 +2,7 @@
 //! the agreement of two segmentations.
 
 pub mod args;
+pub mod dbscan;
 pub mod dbscan_segment_window;
 pub mod feature_query;
 pub mod features;
