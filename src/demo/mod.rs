@@ -7,22 +7,27 @@
 //! Deterministic: every customer draws from its own RNG seeded by (seed, customer_id), so the
 //! same seed and size give the same data on every machine.
 
+mod stage;
 pub mod words;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
-use datafusion::arrow::array::{
-    ArrayRef, Date32Builder, Decimal128Builder, Int32Builder, Int64Builder, RecordBatch,
-    StringBuilder, TimestampMicrosecondBuilder,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::catalog::MemTable;
+use datafusion::arrow::array::{AsArray, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use datafusion::common::{Constraints, Result, TableReference};
-use datafusion::datasource::provider_as_source;
-use datafusion::logical_expr::{CreateMemoryTable, LogicalPlanBuilder};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::context::SessionState;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{ColumnarValue, CreateMemoryTable, Volatility, create_udf};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext, col};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::distr::weighted::WeightedIndex;
 use rand::prelude::*;
@@ -87,13 +92,6 @@ const PERSONAS: &[(Persona, u32)] = &[
     (Persona::Churned, 15),
     (Persona::Occasional, 12),
 ];
-
-/// The generated data, as Arrow batches.
-pub struct DemoData {
-    pub tables: Vec<(&'static str, RecordBatch)>,
-    /// (contact_id, customer_id) for every CRM contact that is a customer.
-    pub truth: Vec<(String, i64)>,
-}
 
 struct Customer {
     id: i64,
@@ -580,7 +578,6 @@ fn messy_email(rng: &mut impl Rng, email: &str) -> String {
 }
 
 struct CrmRow {
-    contact_id: String,
     full_name: String,
     mobile: Option<String>,
     email: Option<String>,
@@ -590,18 +587,45 @@ struct CrmRow {
     customer_id: Option<i64>,
 }
 
-fn make_crm(seed: u64, customers: &[Customer]) -> Vec<CrmRow> {
-    let mut rows = Vec::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xC0FF_EE00);
-    for c in customers {
+/// The CRM's contacts, made customer by customer as the customers are generated: one RNG over
+/// all of them in order (so the contacts do not depend on how the customers were chunked), the
+/// positions of the rows in the CRM's own order, and at the end the shuffled contact ids.
+struct Crm {
+    rng: ChaCha8Rng,
+    /// Rows so far.
+    rows: i64,
+    /// Rows that are customers so far (every 37th of the first ones is a trap, see `add`).
+    customer_rows: usize,
+    traps: usize,
+}
+
+impl Crm {
+    fn new(seed: u64, customers: usize) -> Self {
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0xC0FF_EE00),
+            rows: 0,
+            customer_rows: 0,
+            traps: (customers / 300).max(3),
+        }
+    }
+
+    fn push(&mut self, row: CrmRow, out: &mut Vec<(i64, CrmRow)>) {
+        out.push((self.rows, row));
+        self.rows += 1;
+    }
+
+    /// The contacts of one customer (none, one, or a duplicate pair).
+    fn add(&mut self, c: &Customer, out: &mut Vec<(i64, CrmRow)>) {
+        let rng = &mut self.rng;
         if !rng.random_bool(0.8) {
-            continue;
+            return;
         }
         let copies = if rng.random_bool(0.06) { 2 } else { 1 };
         let wechat = rng
             .random_bool(0.6)
             .then(|| format!("wx_{}{}", c.pinyin, c.id % 100_000));
         for copy in 0..copies {
+            let rng = &mut self.rng;
             let full_name = if rng.random_bool(0.1) {
                 let split = c
                     .name
@@ -613,21 +637,19 @@ fn make_crm(seed: u64, customers: &[Customer]) -> Vec<CrmRow> {
                 c.name.clone()
             };
             // A duplicate keeps at least one identifier of the first record, so it can be linked.
-            let mobile =
-                (copy == 0 || rng.random_bool(0.7)).then(|| messy_phone(&mut rng, &c.phone));
+            let mobile = (copy == 0 || rng.random_bool(0.7)).then(|| messy_phone(rng, &c.phone));
             let email = c
                 .email
                 .as_ref()
                 .filter(|_| mobile.is_none() || rng.random_bool(0.8))
-                .map(|e| messy_email(&mut rng, e));
+                .map(|e| messy_email(rng, e));
             let mobile = if mobile.is_none() && email.is_none() && wechat.is_none() {
-                Some(messy_phone(&mut rng, &c.phone))
+                Some(messy_phone(rng, &c.phone))
             } else {
                 mobile
             };
             let created = c.signup + Duration::days(rng.random_range(-30..60));
-            rows.push(CrmRow {
-                contact_id: String::new(),
+            let mut row = CrmRow {
                 full_name,
                 mobile,
                 email,
@@ -635,322 +657,250 @@ fn make_crm(seed: u64, customers: &[Customer]) -> Vec<CrmRow> {
                 city: c.city.to_string(),
                 created_micros: beijing_micros(created, rng.random_range(9 * 3600..18 * 3600)),
                 customer_id: Some(c.id),
-            });
+            };
+            // The classic trap for identity resolution: a shop hotline and a shared mailbox
+            // entered for many different people.
+            if self.customer_rows % 37 == 0 && self.customer_rows / 37 < self.traps {
+                row.mobile = Some("13800138000".to_string());
+                row.email = Some("info@huaxiang-shop.com".to_string());
+            }
+            self.customer_rows += 1;
+            self.push(row, out);
         }
     }
-    // People the CRM knows who never bought anything.
-    let prospects = customers.len() / 10;
-    for k in 0..prospects {
-        let gender = if rng.random_bool(0.5) {
-            GIVEN_FEMALE
-        } else {
-            GIVEN_MALE
-        };
-        let (s, s_py) = *pick(&mut rng, SURNAMES);
-        let (g, g_py) = *pick(&mut rng, gender);
-        let phone = mobile_number(50_000_000 + k as u64, &["166", "167", "171", "173"]);
-        rows.push(CrmRow {
-            contact_id: String::new(),
-            full_name: format!("{s}{g}"),
-            mobile: Some(messy_phone(&mut rng, &phone)),
-            email: rng
-                .random_bool(0.5)
-                .then(|| format!("{s_py}{g_py}.p{k}@163.com")),
-            wechat_id: None,
-            city: weighted(&mut rng, CITIES).to_string(),
-            created_micros: beijing_micros(
-                as_of() - Duration::days(rng.random_range(10..900)),
-                36_000,
-            ),
-            customer_id: None,
-        });
+
+    /// People the CRM knows who never bought anything (a tenth as many as the customers).
+    fn prospects(&mut self, customers: usize, out: &mut Vec<(i64, CrmRow)>) {
+        for k in 0..customers / 10 {
+            let rng = &mut self.rng;
+            let gender = if rng.random_bool(0.5) {
+                GIVEN_FEMALE
+            } else {
+                GIVEN_MALE
+            };
+            let (s, s_py) = *pick(rng, SURNAMES);
+            let (g, g_py) = *pick(rng, gender);
+            let phone = mobile_number(50_000_000 + k as u64, &["166", "167", "171", "173"]);
+            let row = CrmRow {
+                full_name: format!("{s}{g}"),
+                mobile: Some(messy_phone(rng, &phone)),
+                email: rng
+                    .random_bool(0.5)
+                    .then(|| format!("{s_py}{g_py}.p{k}@163.com")),
+                wechat_id: None,
+                city: weighted(rng, CITIES).to_string(),
+                created_micros: beijing_micros(
+                    as_of() - Duration::days(rng.random_range(10..900)),
+                    36_000,
+                ),
+                customer_id: None,
+            };
+            self.push(row, out);
+        }
     }
-    // The classic trap for identity resolution: a shop hotline and a shared mailbox entered for
-    // many different people.
-    let trap_count = (customers.len() / 300).max(3);
-    for row in rows
-        .iter_mut()
-        .filter(|r| r.customer_id.is_some())
-        .step_by(37)
-        .take(trap_count)
-    {
-        row.mobile = Some("13800138000".to_string());
-        row.email = Some("info@huaxiang-shop.com".to_string());
+
+    /// Contact ids in a shuffled order, so they do not reveal the customer order: row `r`
+    /// gets `CRM` and the 7 digits of 1,000,000 + the `r`th number (see `contact_id`).
+    fn contact_numbers(mut self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..self.rows as u32).collect();
+        ids.shuffle(&mut self.rng);
+        ids
     }
-    // Contact ids in a shuffled order, so they do not reveal the customer order.
-    let mut ids: Vec<usize> = (0..rows.len()).collect();
-    ids.shuffle(&mut rng);
-    for (row, id) in rows.iter_mut().zip(ids) {
-        row.contact_id = format!("CRM{:07}", 1_000_000 + id);
-    }
-    rows.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
-    rows
 }
 
-fn utc_timestamp() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+fn contact_id(number: u32) -> String {
+    format!("CRM{:07}", 1_000_000 + number as u64)
 }
 
-fn decimal(builder: Decimal128Builder) -> Result<Decimal128Builder> {
-    Ok(builder.with_precision_and_scale(12, 2)?)
-}
+/// Customers generated (and their orders and contacts staged) at a time: what the generator
+/// holds in memory is one chunk, whatever the size of the data set.
+const CHUNK_CUSTOMERS: usize = 20_000;
 
-fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
-    Ok(RecordBatch::try_new(schema, columns)?)
-}
+/// Memory the queries that make the tables may hold; their sorts spill to disk beyond it.
+const TABLE_MEMORY_BYTES: usize = 2 << 30;
 
-/// Generates the demo data in memory.
-pub fn generate(options: &DemoOptions, progress: &ProgressBar) -> Result<DemoData> {
+/// Where the demo stages its data while it runs (inside the data dir: the same disk as the
+/// tables, and never another data dir's run).
+const STAGING_DIR: &str = "demo-staging";
+
+/// Generates the customers chunk by chunk into the staging files (see `stage.rs`); returns the
+/// CRM's shuffled contact numbers (4 bytes per contact: the only thing kept for the whole set).
+fn generate(options: &DemoOptions, dir: &Path, progress: &ProgressBar) -> Result<Vec<u32>> {
     let end = as_of();
     let start = end - Duration::days(730);
     let picker = ProductPicker::new()?;
     progress.set_length(options.customers as u64);
     progress.set_message("customers and orders");
-
-    let mut customers = Vec::with_capacity(options.customers);
-    let mut orders = Vec::new();
-    for index in 0..options.customers {
-        let id = 100_001 + index as i64;
-        let customer = make_customer(options.seed, id, start, end);
-        orders.extend(make_orders(options.seed, &customer, start, end, &picker));
-        customers.push(customer);
-        if index % 1000 == 0 {
-            progress.set_position(index as u64);
+    let mut staging = stage::Staging::create(
+        dir,
+        beijing_micros(start, 0),
+        beijing_micros(end + Duration::days(1), 0),
+    )?;
+    let mut crm = Crm::new(options.seed, options.customers);
+    let mut contacts = Vec::new();
+    for first in (0..options.customers).step_by(CHUNK_CUSTOMERS) {
+        let last = (first + CHUNK_CUSTOMERS).min(options.customers);
+        let customers: Vec<Customer> = (first..last)
+            .map(|index| make_customer(options.seed, 100_001 + index as i64, start, end))
+            .collect();
+        let mut orders = Vec::new();
+        for customer in &customers {
+            let made = make_orders(options.seed, customer, start, end, &picker);
+            orders.extend((0..).zip(made));
+            crm.add(customer, &mut contacts);
         }
+        staging.customers(&customers)?;
+        staging.orders(&orders)?;
+        staging.crm(&contacts)?;
+        contacts.clear();
+        progress.set_position(last as u64);
     }
-    progress.set_position(options.customers as u64);
-    // Order ids follow time, as in a real shop.
-    orders.sort_by_key(|o| (o.ts_micros, o.customer_id));
-
-    progress.set_message("building tables");
-    let mut tables = Vec::new();
-
-    // customers
-    {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("customer_id", DataType::Int64, false),
-            Field::new("name", DataType::Utf8, false),
-            Field::new("gender", DataType::Utf8, false),
-            Field::new("birth_year", DataType::Int32, false),
-            Field::new("city", DataType::Utf8, false),
-            Field::new("signup_date", DataType::Date32, false),
-            Field::new("channel", DataType::Utf8, false),
-            Field::new("phone", DataType::Utf8, false),
-            Field::new("email", DataType::Utf8, true),
-        ]));
-        let mut id = Int64Builder::new();
-        let mut name = StringBuilder::new();
-        let mut gender = StringBuilder::new();
-        let mut birth = Int32Builder::new();
-        let mut city = StringBuilder::new();
-        let mut signup = Date32Builder::new();
-        let mut channel = StringBuilder::new();
-        let mut phone = StringBuilder::new();
-        let mut email = StringBuilder::new();
-        for c in &customers {
-            id.append_value(c.id);
-            name.append_value(&c.name);
-            gender.append_value(c.gender);
-            birth.append_value(c.birth_year);
-            city.append_value(c.city);
-            signup.append_value(days_since_epoch(c.signup));
-            channel.append_value(c.channel);
-            phone.append_value(&c.phone);
-            email.append_option(c.email.as_deref());
-        }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(id.finish()),
-            Arc::new(name.finish()),
-            Arc::new(gender.finish()),
-            Arc::new(birth.finish()),
-            Arc::new(city.finish()),
-            Arc::new(signup.finish()),
-            Arc::new(channel.finish()),
-            Arc::new(phone.finish()),
-            Arc::new(email.finish()),
-        ];
-        tables.push(("customers", batch(schema, columns)?));
-    }
-
-    // orders, order_items, reviews
-    {
-        let order_schema = Arc::new(Schema::new(vec![
-            Field::new("order_id", DataType::Int64, false),
-            Field::new("customer_id", DataType::Int64, false),
-            Field::new("order_ts", utc_timestamp(), false),
-            Field::new("amount", DataType::Decimal128(12, 2), false),
-            Field::new("category", DataType::Utf8, false),
-            Field::new("channel", DataType::Utf8, false),
-            Field::new("store", DataType::Utf8, false),
-        ]));
-        let item_schema = Arc::new(Schema::new(vec![
-            Field::new("order_id", DataType::Int64, false),
-            Field::new("product", DataType::Utf8, false),
-            Field::new("category", DataType::Utf8, false),
-            Field::new("quantity", DataType::Int32, false),
-            Field::new("unit_price", DataType::Decimal128(12, 2), false),
-        ]));
-        let review_schema = Arc::new(Schema::new(vec![
-            Field::new("review_id", DataType::Int64, false),
-            Field::new("customer_id", DataType::Int64, false),
-            Field::new("order_id", DataType::Int64, false),
-            Field::new("review_ts", utc_timestamp(), false),
-            Field::new("channel", DataType::Utf8, false),
-            Field::new("rating", DataType::Int32, false),
-            Field::new("text", DataType::Utf8, false),
-        ]));
-        let mut o_id = Int64Builder::new();
-        let mut o_customer = Int64Builder::new();
-        let mut o_ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        let mut o_amount = decimal(Decimal128Builder::new())?;
-        let mut o_category = StringBuilder::new();
-        let mut o_channel = StringBuilder::new();
-        let mut o_store = StringBuilder::new();
-        let mut i_order = Int64Builder::new();
-        let mut i_product = StringBuilder::new();
-        let mut i_category = StringBuilder::new();
-        let mut i_quantity = Int32Builder::new();
-        let mut i_price = decimal(Decimal128Builder::new())?;
-        let mut r_id = Int64Builder::new();
-        let mut r_customer = Int64Builder::new();
-        let mut r_order = Int64Builder::new();
-        let mut r_ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        let mut r_channel = StringBuilder::new();
-        let mut r_rating = Int32Builder::new();
-        let mut r_text = StringBuilder::new();
-        let mut reviews: Vec<(i64, i64, i64, &'static str, i32, &str)> = Vec::new();
-        for (k, order) in orders.iter().enumerate() {
-            let order_id = 1_000_001 + k as i64;
-            let amount: i64 = order
-                .items
-                .iter()
-                .map(|(_, q, cents)| *q as i64 * cents)
-                .sum();
-            let main = order
-                .items
-                .iter()
-                .max_by_key(|(_, q, cents)| *q as i64 * cents)
-                .map_or(0, |(i, _, _)| *i);
-            o_id.append_value(order_id);
-            o_customer.append_value(order.customer_id);
-            o_ts.append_value(order.ts_micros);
-            o_amount.append_value(amount as i128);
-            o_category.append_value(PRODUCTS[main].category);
-            o_channel.append_value(order.channel);
-            o_store.append_value(&order.store);
-            for (product, quantity, cents) in &order.items {
-                i_order.append_value(order_id);
-                i_product.append_value(PRODUCTS[*product].name);
-                i_category.append_value(PRODUCTS[*product].category);
-                i_quantity.append_value(*quantity);
-                i_price.append_value(*cents as i128);
-            }
-            if let Some((ts, rating, text)) = &order.review {
-                reviews.push((
-                    *ts,
-                    order.customer_id,
-                    order_id,
-                    order.channel,
-                    *rating,
-                    text,
-                ));
-            }
-        }
-        reviews.sort_by_key(|r| (r.0, r.2));
-        for (k, (ts, customer, order, channel, rating, text)) in reviews.iter().enumerate() {
-            r_id.append_value(1 + k as i64);
-            r_customer.append_value(*customer);
-            r_order.append_value(*order);
-            r_ts.append_value(*ts);
-            r_channel.append_value(channel);
-            r_rating.append_value(*rating);
-            r_text.append_value(text);
-        }
-        let order_columns: Vec<ArrayRef> = vec![
-            Arc::new(o_id.finish()),
-            Arc::new(o_customer.finish()),
-            Arc::new(o_ts.finish()),
-            Arc::new(o_amount.finish()),
-            Arc::new(o_category.finish()),
-            Arc::new(o_channel.finish()),
-            Arc::new(o_store.finish()),
-        ];
-        let item_columns: Vec<ArrayRef> = vec![
-            Arc::new(i_order.finish()),
-            Arc::new(i_product.finish()),
-            Arc::new(i_category.finish()),
-            Arc::new(i_quantity.finish()),
-            Arc::new(i_price.finish()),
-        ];
-        let review_columns: Vec<ArrayRef> = vec![
-            Arc::new(r_id.finish()),
-            Arc::new(r_customer.finish()),
-            Arc::new(r_order.finish()),
-            Arc::new(r_ts.finish()),
-            Arc::new(r_channel.finish()),
-            Arc::new(r_rating.finish()),
-            Arc::new(r_text.finish()),
-        ];
-        tables.push(("orders", batch(order_schema, order_columns)?));
-        tables.push(("order_items", batch(item_schema, item_columns)?));
-        tables.push(("reviews", batch(review_schema, review_columns)?));
-    }
-
-    // crm_contacts
-    let crm = make_crm(options.seed, &customers);
-    let truth = crm
-        .iter()
-        .filter_map(|r| r.customer_id.map(|id| (r.contact_id.clone(), id)))
-        .collect();
-    {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("contact_id", DataType::Utf8, false),
-            Field::new("full_name", DataType::Utf8, false),
-            Field::new("mobile", DataType::Utf8, true),
-            Field::new("email", DataType::Utf8, true),
-            Field::new("wechat_id", DataType::Utf8, true),
-            Field::new("city", DataType::Utf8, false),
-            Field::new("created_at", utc_timestamp(), false),
-        ]));
-        let mut id = StringBuilder::new();
-        let mut name = StringBuilder::new();
-        let mut mobile = StringBuilder::new();
-        let mut email = StringBuilder::new();
-        let mut wechat = StringBuilder::new();
-        let mut city = StringBuilder::new();
-        let mut created = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        for r in &crm {
-            id.append_value(&r.contact_id);
-            name.append_value(&r.full_name);
-            mobile.append_option(r.mobile.as_deref());
-            email.append_option(r.email.as_deref());
-            wechat.append_option(r.wechat_id.as_deref());
-            city.append_value(&r.city);
-            created.append_value(r.created_micros);
-        }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(id.finish()),
-            Arc::new(name.finish()),
-            Arc::new(mobile.finish()),
-            Arc::new(email.finish()),
-            Arc::new(wechat.finish()),
-            Arc::new(city.finish()),
-            Arc::new(created.finish()),
-        ];
-        tables.push(("crm_contacts", batch(schema, columns)?));
-    }
-    Ok(DemoData { tables, truth })
+    crm.prospects(options.customers, &mut contacts);
+    staging.crm(&contacts)?;
+    staging.close()?;
+    progress.set_message("numbering the orders by time");
+    // Order ids follow time, as in a real shop; ties (one customer's orders in the same
+    // second) in the customer's own order.
+    stage::number_orders(dir, FIRST_ORDER_ID)?;
+    Ok(crm.contact_numbers())
 }
 
-/// Writes (or replaces) the demo tables through the catalog, each one atomically.
-pub async fn write(engine: &Engine, data: DemoData, progress: &ProgressBar) -> Result<()> {
+/// The session the tables are made in: the engine's (so the catalog replays its views as
+/// always), with a memory limit its sorts spill under, and without round-robin repartitioning,
+/// which would spread a sorted result over the Delta writer's parallel streams: each table is
+/// written in its key's order.
+fn table_session(engine: &Engine) -> Result<SessionState> {
     let state = engine.context().state();
-    for (name, batch) in data.tables {
-        progress.set_message(format!("writing {name} ({} rows)", batch.num_rows()));
-        let schema = batch.schema();
-        let table = MemTable::try_new(schema, vec![vec![batch]])?;
-        let plan =
-            LogicalPlanBuilder::scan(name, provider_as_source(Arc::new(table)), None)?.build()?;
+    let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+        .with_memory_pool(Arc::new(FairSpillPool::new(TABLE_MEMORY_BYTES)))
+        .build_arc()?;
+    let mut config = state.config().clone();
+    config
+        .options_mut()
+        .optimizer
+        .enable_round_robin_repartition = false;
+    Ok(SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .build())
+}
+
+/// What the demo tables are made of — the staging files, and the contact ids
+/// (`demo_contact_id(r)`) — as a session of their own to plan the queries in.
+async fn staging_session(dir: &Path, contact_numbers: Vec<u32>) -> Result<SessionContext> {
+    let ctx = SessionContext::new();
+    for (name, file, sorted_by) in [
+        ("staged_customers", stage::CUSTOMERS, Some("customer_id")),
+        // One file, in order_id's order: the tables made from it merge instead of sorting.
+        ("numbered", stage::NUMBERED, Some("order_id")),
+        ("staged_crm", stage::CRM, None),
+    ] {
+        register_staged(&ctx, name, &dir.join(file), sorted_by).await?;
+    }
+    let numbers = Arc::new(contact_numbers);
+    let contact = create_udf(
+        "demo_contact_id",
+        vec![DataType::Int64],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let rows = ColumnarValue::values_to_arrays(args)?;
+            let Some(positions) = rows.first().and_then(|r| r.as_primitive_opt::<Int64Type>())
+            else {
+                return datafusion::common::internal_err!("demo_contact_id takes one bigint");
+            };
+            let ids: StringArray = positions
+                .iter()
+                .map(|r| {
+                    let r = usize::try_from(r?).ok()?;
+                    numbers.get(r).map(|n| contact_id(*n))
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(ids)))
+        }),
+    );
+    ctx.register_udf(contact);
+    Ok(ctx)
+}
+
+/// Registers a staging file; `sorted_by`: the column it is written in the order of (so
+/// queries ordered by it merge rather than sort).
+async fn register_staged(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+    sorted_by: Option<&str>,
+) -> Result<()> {
+    let mut options = ParquetReadOptions::default();
+    if let Some(column) = sorted_by {
+        options = options.file_sort_order(vec![vec![col(column).sort(true, false)]]);
+    }
+    ctx.register_parquet(name, path_text(path)?, options).await
+}
+
+fn path_text(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| {
+        datafusion::error::DataFusionError::Execution(format!(
+            "the data dir's path is not UTF-8: {}",
+            path.display()
+        ))
+    })
+}
+
+const FIRST_ORDER_ID: i64 = 1_000_001;
+
+/// The demo tables, by the query that makes each from the staging files and `numbered`.
+const TABLE_QUERIES: [(&str, &str); 5] = [
+    (
+        "customers",
+        "SELECT * FROM staged_customers ORDER BY customer_id",
+    ),
+    (
+        "orders",
+        "SELECT order_id, customer_id, order_ts, amount, category, channel, store \
+         FROM numbered ORDER BY order_id",
+    ),
+    (
+        "order_items",
+        // An order's items stay in their order: they come from one row of `numbered`, so
+        // from one partition, which the merge by order_id keeps together and in order.
+        "SELECT order_id, item['product'] AS product, item['category'] AS category, \
+                item['quantity'] AS quantity, item['unit_price'] AS unit_price \
+         FROM (SELECT order_id, unnest(items) AS item FROM numbered) ORDER BY order_id",
+    ),
+    (
+        "reviews",
+        "SELECT CAST(row_number() OVER (ORDER BY review_ts, order_id) AS BIGINT) AS review_id, \
+                customer_id, order_id, review_ts, channel, rating, review_text AS text \
+         FROM numbered WHERE review_ts IS NOT NULL ORDER BY review_id",
+    ),
+    (
+        "crm_contacts",
+        "SELECT demo_contact_id(r) AS contact_id, full_name, mobile, email, wechat_id, city, \
+                created_at \
+         FROM staged_crm ORDER BY contact_id",
+    ),
+];
+
+/// The true customer of every CRM contact that is a customer, in contact order.
+const TRUTH_QUERY: &str = "SELECT demo_contact_id(r) AS contact_id, customer_id FROM staged_crm \
+     WHERE customer_id IS NOT NULL ORDER BY contact_id";
+
+/// Makes (or replaces) the demo tables from the staging files, each atomically, and the truth
+/// file.
+async fn make_tables(
+    engine: &Engine,
+    dir: &Path,
+    contact_numbers: Vec<u32>,
+    progress: &ProgressBar,
+) -> Result<()> {
+    let staged = staging_session(dir, contact_numbers).await?;
+    let state = table_session(engine)?;
+    progress.set_position(0);
+    progress.set_length(TABLES.len() as u64);
+    for (name, sql) in TABLE_QUERIES {
+        progress.set_message(format!("writing {name}"));
+        let plan = staged.sql(sql).await?.logical_plan().clone();
         let cmd = CreateMemoryTable {
             name: TableReference::bare(name),
             constraints: Constraints::default(),
@@ -963,26 +913,45 @@ pub async fn write(engine: &Engine, data: DemoData, progress: &ProgressBar) -> R
         engine.catalog().create_table(&cmd, &state).await?;
         progress.inc(1);
     }
-    write_truth(engine.data_dir(), &data.truth)?;
-    Ok(())
+    let truth = staged.sql(TRUTH_QUERY).await?.logical_plan().clone();
+    let truth = DataFrame::new(state, truth).execute_stream().await?;
+    write_truth(engine.data_dir(), truth).await
 }
 
-fn write_truth(data_dir: &Path, truth: &[(String, i64)]) -> Result<()> {
+/// Writes the truth file from `(contact_id, customer_id)` batches, replacing it atomically.
+async fn write_truth(data_dir: &Path, mut truth: SendableRecordBatchStream) -> Result<()> {
     let path = data_dir.join(TRUTH_FILE);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut text = String::from("contact_id,customer_id\n");
-    for (contact, customer) in truth {
-        text.push_str(&format!("{contact},{customer}\n"));
-    }
     let tmp = path.with_extension("csv.tmp");
-    std::fs::write(&tmp, text)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    out.write_all(b"contact_id,customer_id\n")?;
+    while let Some(batch) = truth.next().await {
+        let batch = batch?;
+        let contacts = cast(batch.column(0), &DataType::Utf8)?;
+        let customers = cast(batch.column(1), &DataType::Int64)?;
+        let (Some(contacts), Some(customers)) = (
+            contacts.as_string_opt::<i32>(),
+            customers.as_primitive_opt::<Int64Type>(),
+        ) else {
+            return datafusion::common::internal_err!("the truth query's columns");
+        };
+        for (contact, customer) in contacts.iter().zip(customers.iter()) {
+            if let (Some(contact), Some(customer)) = (contact, customer) {
+                writeln!(out, "{contact},{customer}")?;
+            }
+        }
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&tmp, &path)?;
     Ok(())
 }
 
-/// Generates and writes the demo data set, showing progress on the terminal.
+/// Generates and writes the demo data set, showing progress on the terminal. Memory stays
+/// bounded whatever the size: customers are generated a chunk at a time into staging files in
+/// the data dir (removed at the end), and the tables are made from them by queries that spill
+/// to disk.
 pub async fn create(engine: &Engine, options: &DemoOptions, show_progress: bool) -> Result<()> {
     let progress = if show_progress {
         ProgressBar::new(options.customers as u64)
@@ -994,20 +963,25 @@ pub async fn create(engine: &Engine, options: &DemoOptions, show_progress: bool)
     {
         progress.set_style(style);
     }
-    let generated = {
+    let dir = engine.data_dir().join(STAGING_DIR);
+    let contact_numbers = {
         let options = options.clone();
         let bar = progress.clone();
-        tokio::task::spawn_blocking(move || generate(&options, &bar))
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || generate(&options, &dir, &bar))
             .await
             .map_err(|e| {
                 datafusion::error::DataFusionError::Execution(format!(
                     "demo generation failed: {e}"
                 ))
-            })??
+            })?
     };
-    progress.set_position(0);
-    progress.set_length(TABLES.len() as u64);
-    write(engine, generated, &progress).await?;
+    let made = match contact_numbers {
+        Ok(numbers) => make_tables(engine, &dir, numbers, &progress).await,
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    made?;
     progress.set_message("writing the Excel order export");
     write_excel_export(engine).await?;
     progress.finish_with_message("demo data ready");
@@ -1024,21 +998,27 @@ pub fn is_present(engine: &Engine) -> bool {
 /// are looked up in the data dir's `imports/`).
 pub const EXCEL_EXPORT: &str = "imports/shop_orders.xlsx";
 
+/// The most orders the Excel export holds (see [`write_excel_export`]).
+pub const EXCEL_EXPORT_ROWS: usize = 100_000;
+
 /// Writes the shop's order export of the last 14 days as an Excel workbook, as a shop system
 /// would: sheet `订单` with the customer's name and mobile number (written as people write
 /// them) instead of the customer id, and a sheet `说明` with a note. Written to a temporary
-/// file and renamed, so a reader never sees half a workbook.
+/// file and renamed, so a reader never sees half a workbook. At most [`EXCEL_EXPORT_ROWS`]
+/// orders (the first of the period; a sheet holds 1,048,576 rows, and the workbook is built in
+/// memory), so the export of a ten-million-customer demo stays a workbook.
 pub async fn write_excel_export(engine: &Engine) -> Result<()> {
     use datafusion::arrow::array::{AsArray, Float64Array, Int64Array};
     use datafusion::arrow::datatypes::TimestampMicrosecondType;
     let batches = engine
         .context()
-        .sql(
+        .sql(&format!(
             "SELECT o.order_id, o.order_ts, c.name, c.phone, \
              CAST(o.amount AS DOUBLE) AS amount, o.channel \
              FROM orders o JOIN customers c USING (customer_id) \
-             WHERE o.order_ts >= TIMESTAMP '2026-10-18 00:00:00' ORDER BY o.order_id",
-        )
+             WHERE o.order_ts >= TIMESTAMP '2026-10-18 00:00:00' ORDER BY o.order_id \
+             LIMIT {EXCEL_EXPORT_ROWS}"
+        ))
         .await?
         .collect()
         .await?;
