@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use super::optimize::minimize;
 use super::special::{hyp2f1, ln_gamma, log_add_exp};
 
@@ -98,8 +100,24 @@ fn grouped(histories: &[History]) -> Vec<(History, f64)> {
     out
 }
 
-/// Mean log-likelihood of the grouped histories.
+/// Mean log-likelihood of the grouped histories: chunks summed in parallel, the partial sums
+/// added in chunk order (so the value, and so the fit, is the same however the chunks run).
 fn mean_log_likelihood(variant: Variant, p: Params, data: &[(History, f64)]) -> f64 {
+    let partials: Vec<(f64, f64)> = data
+        .par_chunks(LIKELIHOOD_CHUNK)
+        .map(|chunk| chunk_log_likelihood(variant, p, chunk))
+        .collect();
+    let (total, weight) = partials
+        .iter()
+        .fold((0.0, 0.0), |(t, w), (ct, cw)| (t + ct, w + cw));
+    total / weight
+}
+
+/// Histories per parallel task of the likelihood.
+const LIKELIHOOD_CHUNK: usize = 8192;
+
+/// The weighted log-likelihood of a run of grouped histories, and its weight.
+fn chunk_log_likelihood(variant: Variant, p: Params, data: &[(History, f64)]) -> (f64, f64) {
     let Params { r, alpha, a, b } = p;
     let mut total = 0.0;
     let mut weight = 0.0;
@@ -142,7 +160,7 @@ fn mean_log_likelihood(variant: Variant, p: Params, data: &[(History, f64)]) -> 
         total += w * ll;
         weight += w;
     }
-    total / weight
+    (total, weight)
 }
 
 /// Fits the model by maximum likelihood. `penalizer` adds `penalizer × Σ params²` to the

@@ -10,6 +10,7 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
+use rayon::prelude::*;
 
 use super::bgnbd::{expected_purchases, p_alive};
 use super::fitted::read_fit_save;
@@ -133,23 +134,25 @@ impl TableFunctionImpl for ClvTableFunc {
             else {
                 return Ok(vec![]);
             };
-            let n = customers.histories.len();
-            let mut alive = Vec::with_capacity(n);
-            let mut purchases = Vec::with_capacity(n);
-            let mut values = Vec::with_capacity(n);
-            let mut clv = Vec::with_capacity(n);
-            for (h, v) in customers.histories.iter().zip(&customers.values) {
-                let p = p_alive(fitted.variant, fitted.purchases, *h);
-                let e = match expected_purchases(fitted.variant, fitted.purchases, *h, horizon) {
-                    Ok(e) => e,
-                    Err(e) => return exec_err!("{NAME}: {e}"),
-                };
-                let value = fitted.spend.map(|s| expected_value(s, h.x, *v));
-                alive.push(p);
-                purchases.push(e);
-                values.push(value);
-                clv.push(value.map(|v| e * v));
-            }
+            crate::stop::checkpoint()?;
+            // Every customer scored on its own (the 2F1 series of the expected purchases is
+            // the costly part): in parallel.
+            let scores: Vec<(f64, f64, Option<f64>)> = customers
+                .histories
+                .par_iter()
+                .zip(&customers.values)
+                .map(|(h, v)| {
+                    let p = p_alive(fitted.variant, fitted.purchases, *h);
+                    let e = expected_purchases(fitted.variant, fitted.purchases, *h, horizon)?;
+                    let value = fitted.spend.map(|s| expected_value(s, h.x, *v));
+                    Ok((p, e, value))
+                })
+                .collect::<std::result::Result<_, String>>()
+                .or_else(|e| exec_err!("{NAME}: {e}"))?;
+            let alive: Vec<f64> = scores.iter().map(|s| s.0).collect();
+            let purchases: Vec<f64> = scores.iter().map(|s| s.1).collect();
+            let values: Vec<Option<f64>> = scores.iter().map(|s| s.2).collect();
+            let clv: Vec<Option<f64>> = scores.iter().map(|(_, e, v)| v.map(|v| e * v)).collect();
             let columns: Vec<ArrayRef> = vec![
                 customers.ids,
                 Arc::new(Int64Array::from_iter_values(
