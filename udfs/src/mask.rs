@@ -26,12 +26,12 @@ const EMAIL_PAD: &str = "******";
 /// China; text that is not a valid number keeps only its last 4 digits.
 pub fn mask_phone(text: &str) -> String {
     if let Some(number) = parse_phone(text, country::Id::CN) {
-        let national = number.national().to_string();
+        let national = number.national();
         let digits: Vec<char> = national.chars().collect();
         let (start, end) = if digits.len() >= 11 { (3, 4) } else { (2, 2) };
         let mut out = String::new();
-        if number.country().id() != Some(country::Id::CN) {
-            out.push_str(&format!("+{} ", number.code().value()));
+        if let Some(code) = number.foreign_code() {
+            out.push_str(&format!("+{code} "));
         }
         for (i, c) in digits.iter().enumerate() {
             out.push(if i < start || i + end >= digits.len() {

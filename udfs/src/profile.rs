@@ -316,7 +316,7 @@ pub enum Identifier {
 /// `normalize_text` and lower case.
 pub fn normalized_key(value: &str) -> (String, Option<Identifier>) {
     if let Some(p) = parse_phone(value, phonenumber::country::Id::CN) {
-        return (crate::clean::normalize::e164(&p), Some(Identifier::Phone));
+        return (p.e164(), Some(Identifier::Phone));
     }
     if let Some(e) = normalize_email(value, false) {
         return (e, Some(Identifier::Email));

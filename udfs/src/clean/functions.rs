@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 use phonenumber::country;
 
-use super::normalize::{e164, normalize_email, normalize_text, parse_phone, phone_region, region};
+use super::normalize::{normalize_email, normalize_text, parse_phone, region};
 use crate::args::{coerce, texts};
 
 const SECTION: DocSection = DocSection {
@@ -202,8 +202,8 @@ impl ScalarUDFImpl for PhoneFunc {
                     out.append_option(n.as_ref().and_then(|n| {
                         let n = n.as_ref()?;
                         match answer {
-                            PhoneAnswer::E164 => Some(e164(n)),
-                            _ => phone_region(n),
+                            PhoneAnswer::E164 => Some(n.e164()),
+                            _ => n.region(),
                         }
                     }));
                 }
