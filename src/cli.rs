@@ -10,10 +10,11 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use futures::StreamExt;
 
+use crate::access::verifier::make_verifier;
 use crate::config::{self, Config};
 use crate::demo::{self, DemoOptions};
 use crate::engine::{Engine, EngineOptions, Outcome};
-use crate::server::auth::{Users, make_verifier};
+use crate::server::auth::Users;
 use crate::server::{Server, ServerOptions};
 use crate::sql_text::split_statements;
 
@@ -411,7 +412,7 @@ fn passwd(args: PasswdArgs) -> anyhow::Result<()> {
         anyhow::bail!("the password must not be empty");
     }
     let verifier = if args.md5 {
-        crate::server::auth::make_md5_verifier(&password, &args.user)
+        crate::access::verifier::make_md5_verifier(&password, &args.user)
     } else {
         make_verifier(&password)
     };

@@ -21,15 +21,17 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::server::auth::Verifier;
+use crate::access::RoleInfo;
+use crate::access::verifier::Verifier;
+use crate::engine::EngineOptions;
 use crate::sources::SourceConfig;
+use crate::sources::Sources;
 
-/// The default user of a data dir without configured users.
-pub const DEFAULT_USER: &str = "huaxiang";
-pub const DEFAULT_PASSWORD: &str = "huaxiang";
+pub use crate::access::{DEFAULT_PASSWORD, DEFAULT_USER};
 pub const DEFAULT_PORT: u16 = 5433;
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const CONFIG_FILE_NAME: &str = "huaxiang.toml";
@@ -266,6 +268,35 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+impl EngineOptions {
+    /// With the sources declared in `config`.
+    pub fn with_config(mut self, config: &Config) -> Self {
+        self.sources = Arc::new(Sources::new(config.sources.clone()));
+        self.import_dir = config.server.import_dir.clone();
+        if !config.users.is_empty() {
+            self.roles = config
+                .users
+                .iter()
+                .map(|(name, user)| RoleInfo {
+                    name: name.clone(),
+                    admin: user.admin,
+                    login: true,
+                })
+                .collect();
+            for role in config.users.values().flat_map(|u| &u.roles) {
+                if !self.roles.iter().any(|r| &r.name == role) {
+                    self.roles.push(RoleInfo {
+                        name: role.clone(),
+                        admin: false,
+                        login: false,
+                    });
+                }
+            }
+        }
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +338,7 @@ mod tests {
 
     #[test]
     fn public_names_no_user_or_role() {
-        let verifier = crate::server::auth::make_verifier("pw");
+        let verifier = crate::access::verifier::make_verifier("pw");
         let err = Config::parse(&format!(
             "[users.a]\npassword = \"{verifier}\"\nroles = [\"PUBLIC\"]\n"
         ))
@@ -333,7 +364,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("huaxiang.toml");
         fs::write(&path, "# my settings\n[server]\nport = 6000\n").unwrap();
-        let verifier = crate::server::auth::make_verifier("pw");
+        let verifier = crate::access::verifier::make_verifier("pw");
         set_user_password(&path, "analyst", &verifier, false).unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# my settings"));

@@ -29,8 +29,8 @@ use datafusion::datasource::{MemTable, TableType};
 use datafusion::logical_expr::{CreateExternalTable, Expr};
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::access::files::FileAccess;
 use crate::error::{SqlError, codes};
-use crate::files::FileAccess;
 
 fn error(code: &'static str, message: String) -> datafusion::error::DataFusionError {
     SqlError::new(code, message).into_datafusion()

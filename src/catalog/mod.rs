@@ -839,7 +839,7 @@ async fn replay_view(
     sql: &str,
     state: &SessionState,
 ) -> Result<(Arc<dyn TableProvider>, Vec<String>)> {
-    let plan = crate::engine::plan_sql(state, sql).await?;
+    let plan = plan_sql(state, sql).await?;
     match plan {
         LogicalPlan::Ddl(datafusion::logical_expr::DdlStatement::CreateView(cmd)) => {
             let input = coerce(cmd.input.as_ref().clone(), state)?;
@@ -856,7 +856,7 @@ async fn replay_view(
 }
 
 async fn replay_external(sql: &str, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
-    let plan = crate::engine::plan_sql(state, sql).await?;
+    let plan = plan_sql(state, sql).await?;
     match plan {
         LogicalPlan::Ddl(datafusion::logical_expr::DdlStatement::CreateExternalTable(cmd)) => {
             open_external(&cmd, state).await
@@ -982,7 +982,7 @@ fn io_error(path: &Path, e: std::io::Error) -> SqlError {
 }
 
 /// Database `huaxiang`: schema `public` is ours; other schemas (`pg_catalog`,
-/// `information_schema`) are registered by `datafusion-pg-catalog` and `crate::info_schema`.
+/// `information_schema`) are registered by `datafusion-pg-catalog` and `crate::pg::info_schema`.
 #[derive(Debug)]
 struct HuaxiangCatalogProvider {
     public: Arc<PublicSchema>,
@@ -1079,4 +1079,11 @@ impl SchemaProvider for PublicSchema {
             .map(|l| l.contains_key(name))
             .unwrap_or(false)
     }
+}
+
+/// Plans one SQL statement with the session's dialect (used to replay stored DDL).
+pub async fn plan_sql(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
+    let statement =
+        state.sql_to_statement(sql, &datafusion::common::config::Dialect::PostgreSQL)?;
+    state.statement_to_plan(statement).await
 }

@@ -21,11 +21,9 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use datafusion::common::{Constraints, Result, TableReference};
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::execution::context::SessionState;
-use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::logical_expr::{ColumnarValue, CreateMemoryTable, Volatility, create_udf};
+use datafusion::logical_expr::{
+    ColumnarValue, CreateMemoryTable, ScalarUDF, Volatility, create_udf,
+};
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext, col};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -660,7 +658,7 @@ impl Crm {
             };
             // The classic trap for identity resolution: a shop hotline and a shared mailbox
             // entered for many different people.
-            if self.customer_rows % 37 == 0 && self.customer_rows / 37 < self.traps {
+            if self.customer_rows.is_multiple_of(37) && self.customer_rows / 37 < self.traps {
                 row.mobile = Some("13800138000".to_string());
                 row.email = Some("info@huaxiang-shop.com".to_string());
             }
@@ -765,30 +763,11 @@ fn generate(options: &DemoOptions, dir: &Path, progress: &ProgressBar) -> Result
     Ok(crm.contact_numbers())
 }
 
-/// The session the tables are made in: the engine's (so the catalog replays its views as
-/// always), with a memory limit its sorts spill under, and without round-robin repartitioning,
-/// which would spread a sorted result over the Delta writer's parallel streams: each table is
-/// written in its key's order.
-fn table_session(engine: &Engine) -> Result<SessionState> {
-    let state = engine.context().state();
-    let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
-        .with_memory_pool(Arc::new(FairSpillPool::new(TABLE_MEMORY_BYTES)))
-        .build_arc()?;
-    let mut config = state.config().clone();
-    config
-        .options_mut()
-        .optimizer
-        .enable_round_robin_repartition = false;
-    Ok(SessionStateBuilder::new_from_existing(state)
-        .with_config(config)
-        .with_runtime_env(runtime)
-        .build())
-}
-
 /// What the demo tables are made of — the staging files, and the contact ids
 /// (`demo_contact_id(r)`) — as a session of their own to plan the queries in.
 async fn staging_session(dir: &Path, contact_numbers: Vec<u32>) -> Result<SessionContext> {
-    let ctx = SessionContext::new();
+    let numbers = Arc::new(contact_numbers);
+    let ctx = crate::engine::scratch_context(vec![contact_id_udf(numbers)]);
     for (name, file, sorted_by) in [
         ("staged_customers", stage::CUSTOMERS, Some("customer_id")),
         // One file, in order_id's order: the tables made from it merge instead of sorting.
@@ -797,8 +776,13 @@ async fn staging_session(dir: &Path, contact_numbers: Vec<u32>) -> Result<Sessio
     ] {
         register_staged(&ctx, name, &dir.join(file), sorted_by).await?;
     }
-    let numbers = Arc::new(contact_numbers);
-    let contact = create_udf(
+    Ok(ctx)
+}
+
+/// `demo_contact_id(r)`: the contact id of the CRM's `r`th contact, from the shuffled
+/// `numbers`.
+fn contact_id_udf(numbers: Arc<Vec<u32>>) -> ScalarUDF {
+    create_udf(
         "demo_contact_id",
         vec![DataType::Int64],
         DataType::Utf8,
@@ -818,9 +802,7 @@ async fn staging_session(dir: &Path, contact_numbers: Vec<u32>) -> Result<Sessio
                 .collect();
             Ok(ColumnarValue::Array(Arc::new(ids)))
         }),
-    );
-    ctx.register_udf(contact);
-    Ok(ctx)
+    )
 }
 
 /// Registers a staging file; `sorted_by`: the column it is written in the order of (so
@@ -895,7 +877,8 @@ async fn make_tables(
     progress: &ProgressBar,
 ) -> Result<()> {
     let staged = staging_session(dir, contact_numbers).await?;
-    let state = table_session(engine)?;
+    // The engine's session, with a memory limit its sorts spill under.
+    let state = engine.bulk_session(TABLE_MEMORY_BYTES)?;
     progress.set_position(0);
     progress.set_length(TABLES.len() as u64);
     for (name, sql) in TABLE_QUERIES {

@@ -222,7 +222,7 @@ fn build(
 
 /// Runs the query in `session` and answers with its rows as CopyData.
 pub async fn respond(session: &SessionContext, copy: CopyOut) -> PgWireResult<Response> {
-    let to_pg = |e: datafusion::error::DataFusionError| super::handler::pg_error(&e);
+    let to_pg = |e: datafusion::error::DataFusionError| super::wire_error::pg_error(&e);
     let frame = session.sql(&copy.query).await.map_err(to_pg)?;
     let names: Vec<String> = frame
         .schema()
@@ -440,14 +440,14 @@ impl CopyInProgress {
         if rows > 0 {
             let frame = session
                 .read_batch(batch)
-                .map_err(|e| super::handler::pg_error(&e))?;
+                .map_err(|e| super::wire_error::pg_error(&e))?;
             frame
                 .write_table(
                     self.copy.table.as_str(),
                     datafusion::dataframe::DataFrameWriteOptions::new(),
                 )
                 .await
-                .map_err(|e| super::handler::pg_error(&e))?;
+                .map_err(|e| super::wire_error::pg_error(&e))?;
         }
         Ok(rows)
     }
@@ -637,7 +637,7 @@ fn decode_text(
 
 /// The error a refused COPY gets.
 pub fn refusal(error: SqlError) -> PgWireError {
-    super::handler::pg_error(&error.into_datafusion())
+    super::wire_error::pg_error(&error.into_datafusion())
 }
 
 #[cfg(test)]

@@ -37,15 +37,14 @@ use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use super::auth::Users;
 use super::connection::Connection;
 use super::copy::{Copy, CopyInProgress};
+use super::wire_error::{error_info, normalize_error, pg_error};
+use crate::access::files::FileAccess;
+use crate::access::{AccessStatement, Principal};
 use crate::engine::{CommandTag, Engine};
-use crate::error::{SqlError, codes, describe};
+use crate::error::{SqlError, codes};
 use crate::execution::StatementSlot;
-use crate::files::FileAccess;
-use crate::privileges::{AccessStatement, MaskingRule, Principal};
 use crate::sources::SourceKind;
 use crate::sql_text::split_statements;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::sql::parser::Statement as DFStatement;
 use huaxiang_udfs::stop::{StopReason, StopToken};
 use pgwire::api::METADATA_USER;
@@ -104,19 +103,7 @@ impl ConnectionRules {
                 admin: entry.is_some_and(|u| u.admin),
                 user,
             };
-            let access = if principal.admin {
-                FileAccess::ImportDirOnly
-            } else {
-                self.session.add_analyzer_rule(Arc::new(MaskingRule::new(
-                    self.engine.catalog().clone(),
-                    principal.clone(),
-                )));
-                FileAccess::Denied
-            };
-            self.engine.restrict_files(&self.session, access.clone());
-            for udf in crate::pg_compat::session_user_udfs(&principal.user) {
-                self.session.register_udf(udf);
-            }
+            let access = self.engine.bind_principal(&self.session, &principal);
             Identity { access, principal }
         })
     }
@@ -176,7 +163,7 @@ impl ConnectionRules {
             }
             check_statement(access, import_dir, statement).map_err(|e| pg_error(&e))?;
         }
-        crate::privileges::check_reads(statements, principal, self.engine.catalog())
+        crate::access::check_reads(statements, principal, self.engine.catalog())
             .map_err(|e| PgWireError::UserError(Box::new(error_info(&e))))?;
         Ok(())
     }
@@ -308,16 +295,13 @@ impl QueryService {
         connection: Arc<Connection>,
         admission: Arc<Admission>,
     ) -> Self {
-        // `state()` clones the settings and function registries; the catalog list inside is
-        // an `Arc`, so tables and views created by any connection are seen by all.
-        let mut state = engine.context().state();
         // The connection's own statements (the engine's slot is the in-process path's).
         let slot = Arc::new(StatementSlot::default());
-        state.config_mut().set_extension(slot.clone());
+        let session = Arc::new(engine.connection_session(slot.clone(), memory_limit));
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             // RESET returns to the settings the connection starts with.
             Arc::new(super::session::SessionResetHook::new(
-                state.config_options().as_ref().clone(),
+                session.state().config_options().as_ref().clone(),
                 admission.statement_timeout_ms(),
             )),
             Arc::new(CursorStatementHook),
@@ -326,22 +310,6 @@ impl QueryService {
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
         ];
-        if let Some(limit) = memory_limit {
-            // The connection's own pool over the engine's disk manager, caches and object
-            // stores: one query at a time per connection, so this is the query's limit.
-            let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
-                .with_memory_limit(limit, 1.0)
-                .build_arc();
-            match runtime {
-                Ok(runtime) => {
-                    state = SessionStateBuilder::new_from_existing(state)
-                        .with_runtime_env(runtime)
-                        .build();
-                }
-                Err(e) => log::warn!("no memory limit for this connection: {e}"),
-            }
-        }
-        let session = Arc::new(SessionContext::new_with_state(state));
         let df = Arc::new(DfSessionService::new_with_hooks(session.clone(), hooks));
         let rules = Arc::new(ConnectionRules {
             engine: engine.clone(),
@@ -365,70 +333,6 @@ impl QueryService {
             rules,
             copy_in: std::sync::Mutex::new(None),
         }
-    }
-}
-
-/// Converts a DataFusion error into the error the client gets.
-pub fn pg_error(error: &datafusion::error::DataFusionError) -> PgWireError {
-    PgWireError::UserError(Box::new(error_info(&describe(error))))
-}
-
-fn error_info(error: &SqlError) -> ErrorInfo {
-    // Server shutdown ends the session: FATAL, after which pgwire closes the connection.
-    let severity = match error.sqlstate {
-        codes::ADMIN_SHUTDOWN => "FATAL",
-        _ => "ERROR",
-    };
-    let mut info = ErrorInfo::new(
-        severity.to_string(),
-        error.sqlstate.to_string(),
-        error.message.clone(),
-    );
-    info.detail = error.detail.clone();
-    info.hint = error.hint.clone();
-    info
-}
-
-/// Rewrites errors from `datafusion-postgres` (all `XX000` as shipped) to PostgreSQL SQLSTATEs.
-pub fn normalize_error(error: &mut PgWireError) {
-    let replacement = match error {
-        PgWireError::ApiError(inner) => {
-            if let Some(df) = inner.downcast_ref::<datafusion::error::DataFusionError>() {
-                Some(error_info(&describe(df)))
-            } else if let Some(parse) = inner.downcast_ref::<sqlparser::parser::ParserError>() {
-                Some(error_info(&match parse {
-                    // Parentheses or subqueries nested past the parser's limit.
-                    sqlparser::parser::ParserError::RecursionLimitExceeded => SqlError::new(
-                        codes::STATEMENT_TOO_COMPLEX,
-                        "statement too complex: nested too deeply to parse",
-                    ),
-                    _ => SqlError::new(codes::SYNTAX_ERROR, format!("syntax error: {parse}")),
-                }))
-            } else {
-                Some(error_info(&SqlError::new(
-                    codes::INTERNAL_ERROR,
-                    inner.to_string(),
-                )))
-            }
-        }
-        // datafusion-postgres refuses statements in a failed transaction block with 25P01
-        // (no_active_sql_transaction); PostgreSQL's code for it is 25P02.
-        PgWireError::UserError(info)
-            if info.code == "25P01"
-                && info.message.starts_with("current transaction is aborted") =>
-        {
-            let mut info = ErrorInfo::new(
-                info.severity.clone(),
-                codes::IN_FAILED_SQL_TRANSACTION.to_string(),
-                info.message.clone(),
-            );
-            info.hint = Some("end the transaction with ROLLBACK".to_string());
-            Some(info)
-        }
-        _ => None,
-    };
-    if let Some(info) = replacement {
-        *error = PgWireError::UserError(Box::new(info));
     }
 }
 
@@ -801,7 +705,7 @@ impl SimpleQueryHandler for QueryService {
                 }
                 Err(error) => return Err(error),
             };
-            let access = crate::privileges::parse(statement.text);
+            let access = crate::access::parse(statement.text);
             let result = match (
                 access,
                 super::copy::parse(statement.text),
@@ -884,7 +788,7 @@ impl ExtendedQueryHandler for QueryService {
     {
         let (text, parsed) = &portal.statement.statement;
         let stop = Stop::start(client, self, text).await?;
-        if let Some(access) = crate::privileges::parse(text) {
+        if let Some(access) = crate::access::parse(text) {
             return stop.guard(self.run_access(client, access)).await;
         }
         if let Some((_, LogicalPlan::Ddl(_))) = parsed
@@ -984,7 +888,7 @@ impl QueryParser for StatementParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         self.rules.admit(client, sql)?;
-        if let Some(access) = crate::privileges::parse(sql) {
+        if let Some(access) = crate::access::parse(sql) {
             // Planned by nobody: it answers a command tag when executed.
             access.map_err(|e| PgWireError::UserError(Box::new(error_info(&e))))?;
             return Ok(Some((sql.to_string(), None)));

@@ -12,6 +12,7 @@ pub mod handler;
 mod session;
 mod show;
 pub mod tls;
+pub mod wire_error;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

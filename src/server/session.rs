@@ -101,7 +101,7 @@ impl SessionResetHook {
                         .config_mut()
                         .options_mut()
                         .set(&name, &value)
-                        .map_err(|e| crate::server::handler::pg_error(&e))?;
+                        .map_err(|e| crate::server::wire_error::pg_error(&e))?;
                 } else {
                     return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                         "ERROR".into(),

@@ -152,13 +152,13 @@ fn setting(name: &str, session: &SessionContext) -> Option<PgWireResult<(String,
     if lower == "server_version" {
         return Some(Ok((
             "server_version".into(),
-            crate::pg_compat::server_version(),
+            crate::pg::settings::server_version(),
         )));
     }
     if lower == "server_version_num" {
         return Some(Ok((
             "server_version_num".into(),
-            crate::pg_compat::server_version_num().to_string(),
+            crate::pg::settings::server_version_num().to_string(),
         )));
     }
     if !lower.starts_with("datafusion.") {
@@ -295,7 +295,7 @@ mod tests {
     fn server_version_and_datafusion_settings() {
         let session = SessionContext::new();
         let (_, v) = setting("server_version", &session).unwrap().unwrap();
-        assert!(v.starts_with(crate::pg_compat::PG_VERSION), "{v}");
+        assert!(v.starts_with(crate::pg::settings::PG_VERSION), "{v}");
         let (_, num) = setting("server_version_num", &session).unwrap().unwrap();
         assert_eq!(num, "160006");
         let (key, batch) = setting("DataFusion.Execution.Batch_Size", &session)

@@ -270,8 +270,8 @@ fn server_files_over_the_wire_need_an_admin_and_the_import_dir() {
         data.join("huaxiang.toml"),
         format!(
             "[users.boss]\npassword = \"{}\"\nadmin = true\n\n[users.ana]\npassword = \"{}\"\n",
-            huaxiang::server::auth::make_verifier("boss-pw"),
-            huaxiang::server::auth::make_verifier("ana-pw")
+            huaxiang::access::verifier::make_verifier("boss-pw"),
+            huaxiang::access::verifier::make_verifier("ana-pw")
         ),
     )
     .unwrap();

@@ -8,7 +8,7 @@ use crate::common::{ServerProcess, psql_as, temp_dir};
 
 fn write_config(data: &Path) {
     std::fs::create_dir_all(data).unwrap();
-    let verifier = |pw: &str| huaxiang::server::auth::make_verifier(pw);
+    let verifier = |pw: &str| huaxiang::access::verifier::make_verifier(pw);
     std::fs::write(
         data.join("huaxiang.toml"),
         format!(

@@ -8,6 +8,7 @@ mod durability;
 mod excel;
 mod governance;
 mod identity;
+mod layout;
 mod realdb;
 mod reference;
 mod replays;

@@ -291,7 +291,7 @@ fn configured_users_log_in_and_others_do_not() {
     assert!(
         text.contains(&format!(
             "\"{}\"",
-            huaxiang::server::auth::make_md5_verifier("old-pw", "legacy")
+            huaxiang::access::verifier::make_md5_verifier("old-pw", "legacy")
         )),
         "{text}"
     );

@@ -327,8 +327,8 @@ fn postgres_and_mariadb_tables_are_queried_in_place() {
     drop(silent);
 
     // Over the wire: the same tables, and a non-admin may query but not declare sources.
-    let admin = huaxiang::server::auth::make_verifier("admin-pw");
-    let analyst = huaxiang::server::auth::make_verifier("analyst-pw");
+    let admin = huaxiang::access::verifier::make_verifier("admin-pw");
+    let analyst = huaxiang::access::verifier::make_verifier("analyst-pw");
     write_config(
         &dir,
         pg.port,

@@ -18,6 +18,7 @@ pub mod profile;
 pub mod query_table;
 pub mod reference;
 pub mod rfm;
+pub mod saved;
 pub mod segment;
 pub mod sentiment;
 pub mod stop;
@@ -29,8 +30,8 @@ use datafusion::common::Result;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
-pub use models::store::ModelStore;
 pub use reference::reference_markdown;
+pub use saved::store::ModelStore;
 
 /// The [`TableFunction`] of a table function without state (a unit struct `$func`), made once
 /// for the life of the process so its documentation lives as long.
@@ -100,7 +101,7 @@ pub fn scalar_or_array(
 
 /// Every scalar function of this crate.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    scalar_functions_with(models::default_store())
+    scalar_functions_with(saved::default_store())
 }
 
 fn scalar_functions_with(store: Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
@@ -128,7 +129,7 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 
 /// Every table function of this crate.
 pub fn table_functions() -> Vec<TableFunction> {
-    table_functions_with(models::default_store())
+    table_functions_with(saved::default_store())
 }
 
 fn table_functions_with(store: Arc<dyn ModelStore>) -> Vec<TableFunction> {
@@ -161,11 +162,11 @@ pub fn function_names() -> Vec<String> {
 /// Registers every function of this crate with `ctx`; trained models are kept in memory for
 /// the life of the process (see [`register_all_with_models`]).
 pub fn register_all(ctx: &SessionContext) -> Result<()> {
-    register_all_with_models(ctx, models::default_store())
+    register_all_with_models(ctx, saved::default_store())
 }
 
 /// Registers every function of this crate with `ctx`, keeping trained models in `store` (e.g.
-/// a [`models::store::DirStore`] for models that survive restarts).
+/// a [`saved::store::DirStore`] for models that survive restarts).
 pub fn register_all_with_models(ctx: &SessionContext, store: Arc<dyn ModelStore>) -> Result<()> {
     for udf in scalar_functions_with(store.clone()) {
         ctx.register_udf(udf.as_ref().clone());

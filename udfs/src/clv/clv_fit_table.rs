@@ -46,7 +46,7 @@ const NAME: &str = "clv_fit";
 )]
 #[derive(Debug)]
 pub struct ClvFitTableFunc {
-    pub store: Arc<dyn crate::models::store::ModelStore>,
+    pub store: Arc<dyn crate::saved::store::ModelStore>,
 }
 
 impl ClvFitTableFunc {

@@ -57,7 +57,7 @@ const NAME: &str = "clv";
 )]
 #[derive(Debug)]
 pub struct ClvTableFunc {
-    pub store: Arc<dyn crate::models::store::ModelStore>,
+    pub store: Arc<dyn crate::saved::store::ModelStore>,
 }
 
 impl ClvTableFunc {

@@ -47,14 +47,14 @@ pub fn fit_both(
 
 /// Keeps `fitted` as model `name` in `store`, fitted on `customers` customers.
 pub fn save(
-    store: &dyn crate::models::store::ModelStore,
+    store: &dyn crate::saved::store::ModelStore,
     name: &str,
     fitted: &Fitted,
     options: &ClvOptions,
     options_text: &str,
     customers: usize,
 ) -> Result<(), String> {
-    use crate::models::model::{Kind, Model, Params};
+    use crate::saved::model::{Kind, Model, Params};
     let p = fitted.purchases;
     let model = Model {
         name: name.to_string(),
@@ -88,7 +88,7 @@ pub fn read_fit_save(
     batches: Vec<datafusion::arrow::array::RecordBatch>,
     options: &ClvOptions,
     options_text: &str,
-    store: &dyn crate::models::store::ModelStore,
+    store: &dyn crate::saved::store::ModelStore,
 ) -> datafusion::common::Result<Option<(super::input::Customers, Fitted)>> {
     let customers = input.read(function, batches)?;
     if customers.histories.is_empty() {
@@ -109,4 +109,35 @@ pub fn read_fit_save(
         .map_err(error)?;
     }
     Ok(Some((customers, fitted)))
+}
+
+/// The purchase and spend models of a saved `clv` model.
+pub fn parameters(
+    model: &crate::saved::model::Model,
+) -> Option<(
+    crate::clv::bgnbd::Variant,
+    crate::clv::bgnbd::Params,
+    Option<crate::clv::gamma_gamma::Params>,
+)> {
+    match &model.params {
+        crate::saved::model::Params::Clv {
+            purchases,
+            r,
+            alpha,
+            a,
+            b,
+            spend,
+            ..
+        } => Some((
+            crate::clv::bgnbd::Variant::parse(purchases)?,
+            crate::clv::bgnbd::Params {
+                r: *r,
+                alpha: *alpha,
+                a: *a,
+                b: *b,
+            },
+            spend.map(|[p, q, gamma]| crate::clv::gamma_gamma::Params { p, q, gamma }),
+        )),
+        _ => None,
+    }
 }

@@ -18,8 +18,8 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::ScalarUDF;
 
 use crate::TableFunction;
-use crate::models::default_store;
-use crate::models::store::ModelStore;
+use crate::saved::default_store;
+use crate::saved::store::ModelStore;
 
 pub fn clv_table(store: Arc<dyn ModelStore>) -> TableFunction {
     static DOCS: LazyLock<clv_table::ClvTableFunc> = LazyLock::new(|| clv_table::ClvTableFunc {

@@ -79,7 +79,7 @@ impl ClvOptions {
                             format!("option penalizer must be a non-negative number, got '{value}'")
                         })?
                 }
-                "save" => options.save = Some(crate::models::store::check_name(value)?),
+                "save" => options.save = Some(crate::saved::store::check_name(value)?),
                 other => {
                     return Err(format!(
                         "unknown option '{other}' (options: {OPTION_NAMES})"

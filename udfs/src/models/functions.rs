@@ -19,10 +19,10 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 
 use super::metrics::{binary_metrics, roc_curve};
-use super::model::{Kind, Model};
-use super::store::{ModelStore, check_name};
 use super::train::{TrainOptions, check_columns, read_rows, train};
 use crate::query_table::{QueryTable, plan_query, session_state, string_arg};
+use crate::saved::model::{Kind, Model};
+use crate::saved::store::{ModelStore, check_name};
 
 /// A scalar function bound to a model store: `new(store)`, equal when bound to the same store,
 /// hashed by its name.
@@ -262,7 +262,7 @@ fn score_rows(
         .x
         .rows()
         .into_iter()
-        .map(|r| model.predict(&r.to_vec()))
+        .map(|r| super::predict::predict(&model, &r.to_vec()))
         .collect();
     Ok((scores, rows.y))
 }
@@ -695,7 +695,7 @@ impl ScalarUDFImpl for ChurnProbFunc {
                 };
                 h.check().map_err(|e| exec_error(NAME, e))?;
             }
-            Ok(Some(model.predict(row)))
+            Ok(Some(super::predict::predict(&model, row)))
         })
     }
 
@@ -728,7 +728,7 @@ fn load_clv(
 )> {
     let name = model_name_of(function, args)?;
     let model = load(store, function, &name)?;
-    match model.clv() {
+    match crate::clv::fitted::parameters(&model) {
         Some((variant, purchases, spend)) => Ok((name, variant, purchases, spend)),
         None => exec_err!(
             "{function}: model '{name}' is a {} model; this function needs one saved by clv(..., 'save={name}')",

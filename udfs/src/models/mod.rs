@@ -4,8 +4,7 @@
 
 pub mod functions;
 pub mod metrics;
-pub mod model;
-pub mod store;
+pub mod predict;
 pub mod train;
 pub mod weighted_logistic;
 
@@ -15,14 +14,9 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{Documentation, ScalarUDF};
 
 use crate::TableFunction;
+use crate::saved::default_store;
+use crate::saved::store::ModelStore;
 use functions::*;
-use store::{MemoryStore, ModelStore};
-
-/// The store of [`crate::register_all`]: in memory, for the life of the process.
-pub fn default_store() -> Arc<dyn ModelStore> {
-    static STORE: LazyLock<Arc<MemoryStore>> = LazyLock::new(MemoryStore::new);
-    STORE.clone()
-}
 
 pub fn scalar_functions(store: Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
     vec![

@@ -11,7 +11,7 @@ use linfa_trees::{DecisionTree, TreeNode};
 use ndarray::{Array1, Array2, Axis};
 
 use super::metrics::binary_metrics;
-use super::model::{Kind, Model, Node, Params};
+use crate::saved::model::{Kind, Model, Node, Params};
 use crate::segment::kmeans_core::Standardizer;
 use crate::segment::options::Standardize;
 
@@ -320,7 +320,7 @@ pub fn train(
     let scores: Vec<f64> = rows
         .x
         .axis_iter(Axis(0))
-        .map(|r| model.predict(r.as_slice().unwrap_or(&r.to_vec())))
+        .map(|r| super::predict::predict(&model, r.as_slice().unwrap_or(&r.to_vec())))
         .collect();
     model.metrics = binary_metrics(&scores, &rows.y, options.threshold);
     Ok(model)

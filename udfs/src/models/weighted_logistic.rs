@@ -14,7 +14,7 @@ use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use ndarray::{Array2, ArrayView1, Axis};
 
-use super::model::sigmoid;
+use crate::saved::model::sigmoid;
 
 /// The weighted, penalised negative log-likelihood of a logistic model.
 struct Problem<'a> {

@@ -25,15 +25,7 @@ use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
 
-/// How a word came to count, for `sentiment_explain`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Evidence {
-    pub term: String,
-    /// The word's contribution after every rule.
-    pub value: f64,
-    /// The rules that changed it (e.g. "很 ×1.3", "negated by 不").
-    pub rules: Vec<String>,
-}
+pub use super::vader::Evidence;
 
 /// A score and, when asked for, the evidence behind it.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,8 +16,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::analyzer::Evidence;
-
 const LEXICON_TEXT: &str = include_str!("../../data/sentiment/vader_lexicon.tsv");
 const EMOJI_TEXT: &str = include_str!("../../data/sentiment/vader_emoji.tsv");
 
@@ -150,6 +148,16 @@ const BOOST_UP: &[&str] = &[
     "utterly",
     "very",
 ];
+
+/// How a word came to count, for `sentiment_explain` (VADER's and the Chinese analyzer's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub term: String,
+    /// The word's contribution after every rule.
+    pub value: f64,
+    /// The rules that changed it (e.g. "很 ×1.3", "negated by 不").
+    pub rules: Vec<String>,
+}
 
 /// Dampeners; the two-word ones ("kind of", "sort of", "just enough") only ever match as
 /// phrases in the idiom check, as in VADER.

@@ -47,6 +47,11 @@ use datafusion::logical_expr::{
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::SessionContext;
 
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::{
+    PgCatalogContextProvider, Role,
+};
+
+use crate::access::RoleInfo;
 use crate::catalog::Catalog;
 
 /// Our functions' oids start here, far above PostgreSQL's built-ins and the oids
@@ -1115,6 +1120,35 @@ impl ScalarUDFImpl for OidFunction {
                 ScalarValue::Utf8,
             ),
         }
+    }
+}
+
+/// `pg_roles` from the configured users: admins are superusers that may create roles; every
+/// user may log in.
+#[derive(Debug, Clone)]
+pub(super) struct UserRoles {
+    pub(super) users: Vec<RoleInfo>,
+}
+
+#[async_trait::async_trait]
+impl PgCatalogContextProvider for UserRoles {
+    async fn roles(&self) -> Vec<String> {
+        self.users.iter().map(|r| r.name.clone()).collect()
+    }
+
+    async fn role(&self, name: &str) -> Option<Role> {
+        let role = self.users.iter().find(|r| r.name == name)?;
+        Some(Role {
+            name: role.name.clone(),
+            is_superuser: role.admin,
+            can_login: role.login,
+            can_create_db: false,
+            can_create_role: role.admin,
+            can_create_user: role.admin,
+            can_replication: false,
+            grants: Vec::new(),
+            inherited_roles: Vec::new(),
+        })
     }
 }
 

@@ -1,29 +1,28 @@
 //! The one door: [`Engine::open`] builds the DataFusion session every front end uses (the
 //! Postgres-wire server and `huaxiang sql`), and [`Engine`] runs the statements the durable
-//! catalog owns (CREATE/DROP TABLE, VIEW, EXTERNAL TABLE).
+//! catalog owns (CREATE/DROP TABLE, VIEW, EXTERNAL TABLE). Every session is built in
+//! `session.rs`.
+
+mod session;
+
+pub use session::scratch_context;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::common::config::Dialect;
 use datafusion::common::{DataFusionError, Result};
-use datafusion::execution::context::SessionState;
-use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
-use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::{
-    PgCatalogContextProvider, Role,
-};
-use datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog;
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
-use deltalake::delta_datafusion::planner::DeltaPlanner;
 
-use crate::catalog::{Catalog, DATABASE, PUBLIC_SCHEMA, RelationKind};
+use crate::access::RoleInfo;
+use crate::catalog::{Catalog, RelationKind};
+pub use crate::command::CommandTag;
 use crate::error::{SqlError, codes};
-use crate::files::FileAccess;
-use crate::sources::{SourceKind, SourceTableFactory, Sources};
+use crate::sources::Sources;
 
 /// Where the engine keeps its data.
 #[derive(Debug, Clone)]
@@ -44,15 +43,6 @@ pub struct EngineOptions {
     pub missing_data_dir: Option<PathBuf>,
 }
 
-/// A user or a role users are members of, as configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleInfo {
-    pub name: String,
-    pub admin: bool,
-    /// Users log in; roles named only in users' `roles` lists do not.
-    pub login: bool,
-}
-
 impl EngineOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -61,39 +51,12 @@ impl EngineOptions {
             sources: Arc::new(Sources::default()),
             import_dir: None,
             roles: vec![RoleInfo {
-                name: crate::config::DEFAULT_USER.to_string(),
+                name: crate::access::DEFAULT_USER.to_string(),
                 admin: true,
                 login: true,
             }],
             missing_data_dir: None,
         }
-    }
-
-    /// With the sources declared in `config`.
-    pub fn with_config(mut self, config: &crate::config::Config) -> Self {
-        self.sources = Arc::new(Sources::new(config.sources.clone()));
-        self.import_dir = config.server.import_dir.clone();
-        if !config.users.is_empty() {
-            self.roles = config
-                .users
-                .iter()
-                .map(|(name, user)| RoleInfo {
-                    name: name.clone(),
-                    admin: user.admin,
-                    login: true,
-                })
-                .collect();
-            for role in config.users.values().flat_map(|u| &u.roles) {
-                if !self.roles.iter().any(|r| &r.name == role) {
-                    self.roles.push(RoleInfo {
-                        name: role.clone(),
-                        admin: false,
-                        login: false,
-                    });
-                }
-            }
-        }
-        self
     }
 }
 
@@ -104,39 +67,6 @@ pub enum Outcome {
     Rows(DataFrame),
     /// A command: its PostgreSQL command tag.
     Command(CommandTag),
-}
-
-/// A PostgreSQL command tag, e.g. `CREATE TABLE`, `SELECT 5` (for CREATE TABLE AS), `INSERT 0 3`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandTag {
-    pub command: String,
-    pub rows: Option<usize>,
-}
-
-impl CommandTag {
-    pub(crate) fn new(command: &str) -> Self {
-        Self {
-            command: command.to_string(),
-            rows: None,
-        }
-    }
-
-    fn with_rows(command: &str, rows: usize) -> Self {
-        Self {
-            command: command.to_string(),
-            rows: Some(rows),
-        }
-    }
-}
-
-impl std::fmt::Display for CommandTag {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.command.as_str(), self.rows) {
-            ("INSERT", Some(n)) => write!(f, "INSERT 0 {n}"),
-            (c, Some(n)) => write!(f, "{c} {n}"),
-            (c, None) => f.write_str(c),
-        }
-    }
 }
 
 /// A statement the durable catalog executes itself, parsed from its exact text.
@@ -158,7 +88,7 @@ fn join_statements(statements: &[impl std::fmt::Display]) -> String {
 /// The kinds of the functions a session knows, for the SQL rewrites.
 struct SessionFunctions<'a>(&'a datafusion::execution::SessionState);
 
-impl crate::sql_text::FunctionKinds for SessionFunctions<'_> {
+impl crate::pg::rewrite::FunctionKinds for SessionFunctions<'_> {
     fn is_scalar(&self, name: &str) -> bool {
         self.0.scalar_functions().contains_key(name) && !self.0.table_functions().contains_key(name)
     }
@@ -203,7 +133,7 @@ impl Engine {
             })?,
             None => catalog.data_dir().join("imports"),
         };
-        let ctx = build_session(&catalog, &options.sources, &import_dir, &options.roles)?;
+        let ctx = session::build_session(&catalog, &options.sources, &import_dir, &options.roles)?;
         catalog.load(&ctx.state()).await?;
         Ok(Arc::new(Self {
             ctx,
@@ -232,34 +162,22 @@ impl Engine {
         &self.import_dir
     }
 
-    /// Limits `session` (a connection's copy of the engine's session) to `access`: its
-    /// `read_excel` checks files against it. DDL and COPY are checked by the server.
-    pub fn restrict_files(&self, session: &SessionContext, access: FileAccess) {
-        session.register_udtf(
-            "read_excel",
-            Arc::new(crate::excel::ReadExcelFunc {
-                import_dir: self.import_dir.clone(),
-                access,
-            }),
-        );
-    }
-
     /// `sql` with PostgreSQL constructs DataFusion cannot plan rewritten (see
-    /// [`crate::sql_text::rewrite_postgres_forms`] and
-    /// [`crate::sql_text::rewrite_array_subqueries`]), or `None` when there are none, so the text
+    /// [`crate::pg::rewrite::rewrite_postgres_forms`] and
+    /// [`crate::pg::rewrite::rewrite_array_subqueries`]), or `None` when there are none, so the text
     /// goes on exactly as written. The forms are rewritten in the text as the client sent it; the
     /// array subqueries in statements as `datafusion-postgres` reads them (whole client catalog
     /// queries it knows are replaced by simpler ones first), so its own replacements still apply.
     pub fn rewrite_for_engine(&self, sql: &str) -> Option<String> {
         let forms = self.rewrite_postgres_forms(sql);
         let text = forms.as_deref().unwrap_or(sql);
-        if !crate::sql_text::may_have_array_subquery(text) {
+        if !crate::pg::rewrite::may_have_array_subquery(text) {
             return forms;
         }
         let Ok(mut statements) = self.compat.parse(text) else {
             return forms;
         };
-        if crate::sql_text::rewrite_array_subqueries(&mut statements) {
+        if crate::pg::rewrite::rewrite_array_subqueries(&mut statements) {
             Some(join_statements(&statements))
         } else {
             forms
@@ -277,7 +195,7 @@ impl Engine {
         let changed = {
             let state = self.ctx.state_ref();
             let state = state.read();
-            crate::sql_text::rewrite_postgres_forms(&mut statements, &SessionFunctions(&state))
+            crate::pg::rewrite::rewrite_postgres_forms(&mut statements, &SessionFunctions(&state))
         };
         // A client catalog query that `datafusion-postgres` replaces as a whole (psql's `\d`
         // publication list) is left for it to replace: rewritten, it would no longer match.
@@ -314,10 +232,10 @@ impl Engine {
     /// Runs GRANT, REVOKE or a masking statement (the caller has checked the user is an admin).
     pub async fn execute_access(
         &self,
-        statement: &crate::privileges::AccessStatement,
+        statement: &crate::access::AccessStatement,
     ) -> Result<CommandTag> {
         self.refresh().await?;
-        crate::privileges::execute(statement, &self.catalog, &self.roles).await
+        crate::access::execute(statement, &self.catalog, &self.roles).await
     }
 
     /// Picks up DDL another process made on the same data dir since the last statement.
@@ -508,108 +426,4 @@ async fn count_from(df: DataFrame) -> Result<usize> {
         .filter(|a| !a.is_empty())
         .map_or(0, |a| a.value(0) as usize);
     Ok(count)
-}
-
-/// Builds the session: database `huaxiang` with the durable `public` schema, `pg_catalog` and
-/// `information_schema`, PostgreSQL dialect, and our functions.
-fn build_session(
-    catalog: &Arc<Catalog>,
-    sources: &Arc<Sources>,
-    import_dir: &Path,
-    roles: &[RoleInfo],
-) -> Result<SessionContext> {
-    let mut config = SessionConfig::new()
-        .with_default_catalog_and_schema(DATABASE, PUBLIC_SCHEMA)
-        .with_create_default_catalog_and_schema(false)
-        // Ours replaces DataFusion's (see crate::info_schema), registered below.
-        .with_information_schema(false)
-        // The statement `Engine::execute` runs (the in-process path); connections have their own.
-        .with_extension(Arc::new(crate::execution::StatementSlot::default()));
-    config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
-    // Delta's planner is DataFusion's default planner plus the physical nodes Delta's writer
-    // uses, so CREATE TABLE AS and INSERT can hand their plans to `deltalake` in this session.
-    let mut builder = SessionStateBuilder::new()
-        .with_default_features()
-        .with_config(config)
-        .with_query_planner(DeltaPlanner::new())
-        // Last of the rules: every plan runs on the query runtime and stops when told.
-        .with_physical_optimizer_rule(Arc::new(crate::execution::StopRule))
-        .with_table_factory(
-            "EXCEL".to_string(),
-            Arc::new(crate::excel::ExcelTableFactory {
-                import_dir: import_dir.to_path_buf(),
-            }),
-        );
-    for kind in SourceKind::ALL {
-        builder = builder.with_table_factory(
-            kind.stored_as().to_string(),
-            Arc::new(SourceTableFactory {
-                kind,
-                sources: sources.clone(),
-            }),
-        );
-    }
-    let state = builder.build();
-    let ctx = SessionContext::new_with_state(state);
-    ctx.register_catalog(DATABASE, catalog.catalog_provider());
-    // Passed by value: datafusion-pg-catalog 0.19's provider impl for `Arc<T>` calls itself
-    // (a stack overflow on the first pg_roles query), so the provider is never wrapped.
-    setup_pg_catalog(
-        &ctx,
-        DATABASE,
-        UserRoles {
-            users: roles.to_vec(),
-        },
-    )
-    .map_err(|e| *e)?;
-    crate::pg_compat::register(&ctx);
-    crate::pg_catalog_tables::register(&ctx, DATABASE, catalog.clone());
-    // Trained models live beside the tables, one JSON file each, replaced atomically.
-    let models = huaxiang_udfs::models::store::DirStore::open(&catalog.data_dir().join("models"))
-        .map_err(datafusion::error::DataFusionError::Execution)?;
-    huaxiang_udfs::register_all_with_models(&ctx, models)?;
-    ctx.register_udtf(
-        "read_excel",
-        Arc::new(crate::excel::ReadExcelFunc {
-            import_dir: import_dir.to_path_buf(),
-            access: FileAccess::Unrestricted,
-        }),
-    );
-    crate::info_schema::register(&ctx, DATABASE)?;
-    Ok(ctx)
-}
-
-/// Plans one SQL statement with the session's dialect (used to replay stored DDL).
-pub async fn plan_sql(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
-    let statement = state.sql_to_statement(sql, &Dialect::PostgreSQL)?;
-    state.statement_to_plan(statement).await
-}
-
-/// `pg_roles` from the configured users: admins are superusers that may create roles; every
-/// user may log in.
-#[derive(Debug, Clone)]
-struct UserRoles {
-    users: Vec<RoleInfo>,
-}
-
-#[async_trait::async_trait]
-impl PgCatalogContextProvider for UserRoles {
-    async fn roles(&self) -> Vec<String> {
-        self.users.iter().map(|r| r.name.clone()).collect()
-    }
-
-    async fn role(&self, name: &str) -> Option<Role> {
-        let role = self.users.iter().find(|r| r.name == name)?;
-        Some(Role {
-            name: role.name.clone(),
-            is_superuser: role.admin,
-            can_login: role.login,
-            can_create_db: false,
-            can_create_role: role.admin,
-            can_create_user: role.admin,
-            can_replication: false,
-            grants: Vec::new(),
-            inherited_roles: Vec::new(),
-        })
-    }
 }

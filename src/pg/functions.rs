@@ -1,4 +1,5 @@
-//! PostgreSQL compatibility functions that client tools call while connecting.
+//! PostgreSQL's functions that client tools call while connecting, and the helper functions
+//! the rewrites (`super::rewrite`) put into their queries.
 //!
 //! SQLAlchemy (and so Superset), Grafana and JDBC read `version()` and expect it to start with
 //! `PostgreSQL <major>.<minor>`; DataFusion's own `version()` says "Apache DataFusion ...".
@@ -8,7 +9,6 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
-use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -17,22 +17,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
-/// The PostgreSQL version huaxiang presents itself as.
-pub const PG_VERSION: &str = "16.6";
-
-/// `server_version` as sent in the startup ParameterStatus.
-pub fn server_version() -> String {
-    format!("{PG_VERSION} (huaxiang {})", env!("CARGO_PKG_VERSION"))
-}
-
-/// The text of `version()`.
-pub fn version_string() -> String {
-    format!(
-        "PostgreSQL {PG_VERSION} (huaxiang {}) on {}-pc-linux-gnu, compiled by rustc, 64-bit",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::ARCH
-    )
-}
+use super::settings::{setting_value, version_string};
 
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(VersionFunc::new()));
@@ -182,47 +167,6 @@ fn pg_size_pretty_udf() -> ScalarUDF {
             huaxiang_udfs::scalar_or_array(args, Arc::new(out))
         }),
     )
-}
-
-/// `server_version_num`: 16.6 → 160006.
-pub fn server_version_num() -> u32 {
-    let mut parts = PG_VERSION.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let major = parts.next().unwrap_or(0);
-    let minor = parts.next().unwrap_or(0);
-    major * 10000 + minor
-}
-
-/// The value of a run-time setting as PostgreSQL's `current_setting` reports it: the
-/// connection's DataFusion settings by their names, and the PostgreSQL settings client tools
-/// read while connecting. `None` for an unknown name.
-pub fn setting_value(name: &str, options: &ConfigOptions) -> Option<String> {
-    let lower = name.to_ascii_lowercase();
-    if lower.starts_with("datafusion.") {
-        return options
-            .entries()
-            .into_iter()
-            .find(|e| e.key == lower)
-            .map(|e| e.value.unwrap_or_default());
-    }
-    Some(match lower.as_str() {
-        "server_version" => server_version(),
-        "server_version_num" => server_version_num().to_string(),
-        "timezone" => options
-            .execution
-            .time_zone
-            .clone()
-            .unwrap_or_else(|| "UTC".to_string()),
-        "server_encoding" | "client_encoding" => "UTF8".to_string(),
-        "datestyle" => "ISO, MDY".to_string(),
-        "intervalstyle" => "postgres".to_string(),
-        "standard_conforming_strings" | "integer_datetimes" => "on".to_string(),
-        "search_path" => "\"$user\", public".to_string(),
-        "max_identifier_length" => "63".to_string(),
-        "default_transaction_read_only" | "transaction_read_only" => "off".to_string(),
-        "transaction_isolation" | "default_transaction_isolation" => "read committed".to_string(),
-        "lc_collate" | "lc_ctype" => "C.UTF-8".to_string(),
-        _ => return None,
-    })
 }
 
 /// `current_setting(name [, missing_ok])`: PostgreSQL's function, which Metabase, Grafana and
@@ -792,7 +736,7 @@ impl ScalarUDFImpl for SetConfigFunc {
 
 /// The name of PostgreSQL's `information_schema._pg_expandarray(anyarray)`, a set-returning
 /// function of rows `(x, n)`: each element and its 1-based position. Here it is the list of
-/// those rows (a struct of `x`, `n` each), and [`crate::sql_text::rewrite_postgres_forms`]
+/// those rows (a struct of `x`, `n` each), and [`super::rewrite::rewrite_postgres_forms`]
 /// puts `unnest` around the call, so pgjdbc's `getPrimaryKeys` and Metabase's index sync plan:
 /// `SELECT (information_schema._pg_expandarray(ARRAY[30, 10])).n` gives the rows 1 and 2.
 pub const EXPAND_ARRAY: &str = "_pg_expandarray";
@@ -896,7 +840,16 @@ impl ScalarUDFImpl for ExpandArray {
     }
 }
 
-/// The aggregate of a scalar subquery's value (see [`crate::sql_text::SINGLE_ROW_VALUE`]): a
+/// The aggregate [`super::rewrite::rewrite_postgres_forms`] puts a scalar subquery's value through: the value
+/// of its group with the group's row count, which makes it one row for DataFusion.
+pub const SINGLE_ROW_VALUE: &str = "single_row_value";
+
+/// The function around such a subquery that takes the value out where it is used: NULL for no
+/// row, the value for one, PostgreSQL's 21000 "more than one row returned by a subquery used as
+/// an expression" for more.
+pub const SINGLE_ROW_CHECKED: &str = "single_row";
+
+/// The aggregate of a scalar subquery's value (see [`SINGLE_ROW_VALUE`]): a
 /// struct of the group's value (the last seen; NULL for none) and how many rows it had.
 /// [`SingleRowChecked`] takes the value out where it is used, so only a value some outer row
 /// needs can be PostgreSQL's error for a second row — as in PostgreSQL, which runs the
@@ -917,7 +870,7 @@ fn single_row_fields(value: &DataType) -> datafusion::arrow::datatypes::Fields {
 
 impl AggregateUDFImpl for SingleRowValue {
     fn name(&self) -> &str {
-        crate::sql_text::SINGLE_ROW_VALUE
+        SINGLE_ROW_VALUE
     }
 
     fn signature(&self) -> &Signature {
@@ -1026,7 +979,7 @@ struct SingleRowChecked {
 
 impl ScalarUDFImpl for SingleRowChecked {
     fn name(&self) -> &str {
-        crate::sql_text::SINGLE_ROW_CHECKED
+        SINGLE_ROW_CHECKED
     }
 
     fn signature(&self) -> &Signature {
@@ -1038,8 +991,7 @@ impl ScalarUDFImpl for SingleRowChecked {
             DataType::Struct(fields) if fields.len() == 2 => Ok(fields[0].data_type().clone()),
             other => Err(datafusion::error::DataFusionError::Plan(format!(
                 "{}: expected the struct of {}, got {other}",
-                crate::sql_text::SINGLE_ROW_CHECKED,
-                crate::sql_text::SINGLE_ROW_VALUE
+                SINGLE_ROW_CHECKED, SINGLE_ROW_VALUE
             ))),
         }
     }

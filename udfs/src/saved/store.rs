@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::model::Model;
+use crate::saved::model::Model;
 
 /// A place to keep models by name.
 pub trait ModelStore: Send + Sync + std::fmt::Debug {
@@ -163,7 +163,7 @@ impl ModelStore for DirStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::model::{Kind, Node, Params};
+    use crate::saved::model::{Kind, Node, Params};
 
     fn model(name: &str, rows: usize) -> Model {
         Model {
