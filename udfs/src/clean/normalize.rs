@@ -167,16 +167,55 @@ fn plain_chinese_mobile(text: &str, default_region: country::Id) -> Option<Strin
 }
 
 /// Whether an 11-digit Chinese national number is valid, as `phonenumber::is_valid` decides:
-/// it matches the country's general pattern and the pattern of some number type.
+/// it matches the country's general pattern and the pattern of some number type. The patterns
+/// are the crate's CN metadata, compiled once here: the crate's own matching goes through a
+/// regex cache behind one process-wide mutex, keyed by the pattern's text (hashed on every
+/// use), which cost more than the match itself and serialised the cores.
 fn chinese_mobile_is_valid(national: &str) -> bool {
-    static CN: std::sync::LazyLock<Option<&'static phonenumber::Metadata>> =
-        std::sync::LazyLock::new(|| phonenumber::metadata::DATABASE.by_id("CN"));
-    let Some(meta) = *CN else {
-        return false;
-    };
-    let d = meta.descriptors();
-    d.general().is_match(national)
-        && [
+    static CN: std::sync::LazyLock<Option<CnPatterns>> = std::sync::LazyLock::new(CnPatterns::load);
+    CN.as_ref().is_some_and(|cn| {
+        cn.general.is_match(national) && cn.types.iter().any(|t| t.is_match(national))
+    })
+}
+
+/// A metadata descriptor's pattern and possible lengths, matched as
+/// `phonenumber::metadata::Descriptor::is_match` does.
+struct Pattern {
+    regex: regex::Regex,
+    lengths: Vec<u16>,
+}
+
+impl Pattern {
+    fn of(descriptor: &phonenumber::metadata::Descriptor) -> Option<Self> {
+        // The crate's regexes ignore whitespace and must match from the number's start.
+        let regex =
+            regex::RegexBuilder::new(&format!("^(?:{})", descriptor.national_number().as_str()))
+                .ignore_whitespace(true)
+                .build()
+                .ok()?;
+        Some(Self {
+            regex,
+            lengths: descriptor.possible_length().to_vec(),
+        })
+    }
+
+    fn is_match(&self, value: &str) -> bool {
+        (self.lengths.is_empty() || self.lengths.contains(&(value.len() as u16)))
+            && self.regex.is_match(value)
+    }
+}
+
+/// CN's general pattern and its number types' patterns.
+struct CnPatterns {
+    general: Pattern,
+    types: Vec<Pattern>,
+}
+
+impl CnPatterns {
+    fn load() -> Option<Self> {
+        let meta = phonenumber::metadata::DATABASE.by_id("CN")?;
+        let d = meta.descriptors();
+        let types = [
             d.premium_rate(),
             d.toll_free(),
             d.shared_cost(),
@@ -190,7 +229,13 @@ fn chinese_mobile_is_valid(national: &str) -> bool {
         ]
         .into_iter()
         .flatten()
-        .any(|t| t.is_match(national))
+        .map(Pattern::of)
+        .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            general: Pattern::of(d.general())?,
+            types,
+        })
+    }
 }
 
 /// Providers whose addresses ignore dots in the local part and anything after a `+`.
