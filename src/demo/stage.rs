@@ -6,7 +6,7 @@
 //! but its merge of the spilled runs of these nested rows still peaked at 5 GB.)
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -110,9 +110,8 @@ fn bucket_file(bucket: usize) -> String {
     format!("orders-{bucket:02}.parquet")
 }
 
-/// The staging directory and its open files.
+/// The staging directory's open files.
 pub struct Staging {
-    dir: PathBuf,
     customers: ArrowWriter<File>,
     /// One per bucket of `bucket_micros` from `first_micros`, in time order.
     orders: Vec<ArrowWriter<File>>,
@@ -145,7 +144,6 @@ impl Staging {
             .collect::<Result<_>>()?;
         let span = (last_micros - first_micros).max(ORDER_BUCKETS as i64);
         Ok(Self {
-            dir: dir.to_path_buf(),
             customers: writer(dir, CUSTOMERS, customers_schema())?,
             orders,
             first_micros,
@@ -246,14 +244,14 @@ impl Staging {
         Ok(())
     }
 
-    /// Finishes the files; returns the directory.
-    pub fn close(self) -> Result<PathBuf> {
+    /// Finishes the files.
+    pub fn close(self) -> Result<()> {
         self.customers.close()?;
         for orders in self.orders {
             orders.close()?;
         }
         self.crm.close()?;
-        Ok(self.dir)
+        Ok(())
     }
 }
 

@@ -71,14 +71,21 @@ pub(super) fn build_session(
     let models = huaxiang_udfs::saved::store::DirStore::open(&catalog.data_dir().join("models"))
         .map_err(datafusion::error::DataFusionError::Execution)?;
     huaxiang_udfs::register_all_with_models(&ctx, models)?;
+    register_read_excel(&ctx, import_dir, FileAccess::Unrestricted);
+    Ok(ctx)
+}
+
+/// `read_excel` in `ctx`, reading the files `access` allows (relative names in `import_dir`);
+/// a connection's replaces the engine's once its user is known. DDL and COPY are checked by the
+/// server.
+fn register_read_excel(ctx: &SessionContext, import_dir: &Path, access: FileAccess) {
     ctx.register_udtf(
         "read_excel",
         Arc::new(crate::excel::ReadExcelFunc {
             import_dir: import_dir.to_path_buf(),
-            access: FileAccess::Unrestricted,
+            access,
         }),
     );
-    Ok(ctx)
 }
 
 impl Engine {
@@ -127,23 +134,11 @@ impl Engine {
             )));
             FileAccess::Denied
         };
-        self.restrict_files(session, access.clone());
+        register_read_excel(session, &self.import_dir, access.clone());
         for udf in crate::pg::functions::session_user_udfs(&principal.user) {
             session.register_udf(udf);
         }
         access
-    }
-
-    /// Limits `session` (a connection's copy of the engine's session) to `access`: its
-    /// `read_excel` checks files against it. DDL and COPY are checked by the server.
-    pub fn restrict_files(&self, session: &SessionContext, access: FileAccess) {
-        session.register_udtf(
-            "read_excel",
-            Arc::new(crate::excel::ReadExcelFunc {
-                import_dir: self.import_dir.clone(),
-                access,
-            }),
-        );
     }
 
     /// A session for loading large tables (the demo's): the engine's, with `memory_bytes` its

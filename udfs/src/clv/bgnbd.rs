@@ -5,9 +5,7 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
-
-use super::optimize::minimize;
+use super::optimize::{chunk_parts, minimize};
 use super::special::{hyp2f1, ln_gamma, log_add_exp};
 
 /// Which repeat-purchase model.
@@ -100,21 +98,15 @@ fn grouped(histories: &[History]) -> Vec<(History, f64)> {
     out
 }
 
-/// Mean log-likelihood of the grouped histories: chunks summed in parallel, the partial sums
-/// added in chunk order (so the value, and so the fit, is the same however the chunks run).
+/// Mean log-likelihood of the grouped histories, in parallel runs (see [`chunk_parts`]).
 fn mean_log_likelihood(variant: Variant, p: Params, data: &[(History, f64)]) -> f64 {
-    let partials: Vec<(f64, f64)> = data
-        .par_chunks(LIKELIHOOD_CHUNK)
-        .map(|chunk| chunk_log_likelihood(variant, p, chunk))
-        .collect();
-    let (total, weight) = partials
-        .iter()
-        .fold((0.0, 0.0), |(t, w), (ct, cw)| (t + ct, w + cw));
+    let (total, weight) = chunk_parts(data.len(), |run| {
+        chunk_log_likelihood(variant, p, &data[run])
+    })
+    .iter()
+    .fold((0.0, 0.0), |(t, w), (ct, cw)| (t + ct, w + cw));
     total / weight
 }
-
-/// Histories per parallel task of the likelihood.
-const LIKELIHOOD_CHUNK: usize = 8192;
 
 /// The weighted log-likelihood of a run of grouped histories, and its weight.
 fn chunk_log_likelihood(variant: Variant, p: Params, data: &[(History, f64)]) -> (f64, f64) {

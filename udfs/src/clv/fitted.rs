@@ -114,11 +114,7 @@ pub fn read_fit_save(
 /// The purchase and spend models of a saved `clv` model.
 pub fn parameters(
     model: &crate::saved::model::Model,
-) -> Option<(
-    crate::clv::bgnbd::Variant,
-    crate::clv::bgnbd::Params,
-    Option<crate::clv::gamma_gamma::Params>,
-)> {
+) -> Option<(bgnbd::Variant, bgnbd::Params, Option<gamma_gamma::Params>)> {
     match &model.params {
         crate::saved::model::Params::Clv {
             purchases,
@@ -129,14 +125,14 @@ pub fn parameters(
             spend,
             ..
         } => Some((
-            crate::clv::bgnbd::Variant::parse(purchases)?,
-            crate::clv::bgnbd::Params {
+            bgnbd::Variant::parse(purchases)?,
+            bgnbd::Params {
                 r: *r,
                 alpha: *alpha,
                 a: *a,
                 b: *b,
             },
-            spend.map(|[p, q, gamma]| crate::clv::gamma_gamma::Params { p, q, gamma }),
+            spend.map(|[p, q, gamma]| gamma_gamma::Params { p, q, gamma }),
         )),
         _ => None,
     }

@@ -4,13 +4,8 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
-
-use super::optimize::minimize;
+use super::optimize::{chunk_parts, minimize};
 use super::special::ln_gamma;
-
-/// Buyers per parallel task of the likelihood.
-const LIKELIHOOD_CHUNK: usize = 8192;
 
 /// A repeat buyer: `x` repeat transactions with mean value `m`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,28 +65,25 @@ pub fn fit(buyers: &[Spend], penalizer: f64) -> Result<Params, String> {
         let (p, q, g) = (v[0].exp(), v[1].exp(), v[2].exp());
         let ln_g = g.ln();
         let ln_gamma_q = ln_gamma(q);
-        // Chunks in parallel, partial sums added in chunk order (the same value every run).
-        let partials: Vec<f64> = data
-            .par_chunks(LIKELIHOOD_CHUNK)
-            .zip(logs.par_chunks(LIKELIHOOD_CHUNK))
-            .map(|(data, logs)| {
-                let mut total = 0.0;
-                let mut cached_x = f64::NAN;
-                let mut gammas = 0.0;
-                for ((s, w), (ln_x, ln_m)) in data.iter().zip(logs) {
-                    let px = p * s.x;
-                    if s.x != cached_x {
-                        cached_x = s.x;
-                        gammas = ln_gamma(px + q) - ln_gamma(px) - ln_gamma_q;
-                    }
-                    let ll = gammas + q * ln_g + (px - 1.0) * ln_m + px * ln_x
-                        - (px + q) * (s.x * s.m + g).ln();
-                    total += w * ll;
+        // In parallel runs (see `chunk_parts`), added in order.
+        let total: f64 = chunk_parts(data.len(), |run| {
+            let mut total = 0.0;
+            let mut cached_x = f64::NAN;
+            let mut gammas = 0.0;
+            for ((s, w), (ln_x, ln_m)) in data[run.clone()].iter().zip(&logs[run]) {
+                let px = p * s.x;
+                if s.x != cached_x {
+                    cached_x = s.x;
+                    gammas = ln_gamma(px + q) - ln_gamma(px) - ln_gamma_q;
                 }
-                total
-            })
-            .collect();
-        let total: f64 = partials.iter().sum();
+                let ll = gammas + q * ln_g + (px - 1.0) * ln_m + px * ln_x
+                    - (px + q) * (s.x * s.m + g).ln();
+                total += w * ll;
+            }
+            total
+        })
+        .iter()
+        .sum();
         -total / total_weight + penalizer * (p * p + q * q + g * g)
     };
     let (best, _) = minimize(objective, vec![0.1; 3])?;

@@ -4,6 +4,20 @@
 
 use argmin::core::{CostFunction, Error, Executor, State};
 use argmin::solver::neldermead::NelderMead;
+use rayon::prelude::*;
+
+/// Items per parallel task of a likelihood.
+const LIKELIHOOD_CHUNK: usize = 8192;
+
+/// `part` of each run of [`LIKELIHOOD_CHUNK`] indices of `0..n`, computed in parallel and
+/// returned in order: summed in that order they give the same value however the runs were
+/// scheduled, so a fit is the same on every run.
+pub fn chunk_parts<R: Send>(n: usize, part: impl Fn(std::ops::Range<usize>) -> R + Sync) -> Vec<R> {
+    (0..n.div_ceil(LIKELIHOOD_CHUNK))
+        .into_par_iter()
+        .map(|k| part(k * LIKELIHOOD_CHUNK..((k + 1) * LIKELIHOOD_CHUNK).min(n)))
+        .collect()
+}
 
 /// A negative mean log-likelihood over log parameters.
 struct Objective<F: Fn(&[f64]) -> f64> {
