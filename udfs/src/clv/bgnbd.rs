@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::optimize::{chunk_parts, minimize};
-use super::special::{hyp2f1, ln_gamma, log_add_exp};
+use super::optimize::{chunk_parts, minimize_smooth};
+use super::special::{digamma, hyp2f1, ln_gamma, log_add_exp};
 
 /// Which repeat-purchase model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,61 +98,115 @@ fn grouped(histories: &[History]) -> Vec<(History, f64)> {
     out
 }
 
-/// Mean log-likelihood of the grouped histories, in parallel runs (see [`chunk_parts`]).
-fn mean_log_likelihood(variant: Variant, p: Params, data: &[(History, f64)]) -> f64 {
-    let (total, weight) = chunk_parts(data.len(), |run| {
+/// A log-likelihood and its gradient with respect to (r, alpha, a, b).
+#[derive(Debug, Clone, Copy, Default)]
+struct Likelihood {
+    value: f64,
+    gradient: [f64; 4],
+    weight: f64,
+}
+
+/// Mean log-likelihood of the grouped histories and its gradient, in parallel runs (see
+/// [`chunk_parts`]).
+fn mean_log_likelihood(variant: Variant, p: Params, data: &[(History, f64)]) -> Likelihood {
+    let sum = chunk_parts(data.len(), |run| {
         chunk_log_likelihood(variant, p, &data[run])
     })
     .iter()
-    .fold((0.0, 0.0), |(t, w), (ct, cw)| (t + ct, w + cw));
-    total / weight
+    .fold(Likelihood::default(), |mut sum, part| {
+        sum.value += part.value;
+        for (s, g) in sum.gradient.iter_mut().zip(part.gradient) {
+            *s += g;
+        }
+        sum.weight += part.weight;
+        sum
+    });
+    Likelihood {
+        value: sum.value / sum.weight,
+        gradient: sum.gradient.map(|g| g / sum.weight),
+        weight: sum.weight,
+    }
 }
 
-/// The weighted log-likelihood of a run of grouped histories, and its weight.
-fn chunk_log_likelihood(variant: Variant, p: Params, data: &[(History, f64)]) -> (f64, f64) {
+/// The weighted log-likelihood of a run of grouped histories, with its gradient and weight.
+/// Per customer (Fader, Hardie & Lee 2005, eq. 6; lifetimes' `BetaGeoFitter._negative_log_likelihood`):
+/// A1 = lnΓ(r+x) − lnΓ(r) + r ln α, A2 = lnB(a, b+x) − lnB(a, b), A3 = −(r+x) ln(α+T),
+/// A4 = ln a − ln(b+x−1) − (r+x) ln(α+tx); ℓ = A1 + A2 + ln(e^A3 + [x>0] e^A4).
+/// (MBG/NBD: A2 with b+x+1, and ℓ = A1 + A2 + A3 + ln(1 + e^A4') with
+/// A4' = ln a − ln(b+x) + (r+x)(ln(α+T) − ln(α+tx)).)
+fn chunk_log_likelihood(variant: Variant, p: Params, data: &[(History, f64)]) -> Likelihood {
     let Params { r, alpha, a, b } = p;
-    let mut total = 0.0;
-    let mut weight = 0.0;
-    // Terms that depend on x only, cached for runs of equal x (the data is sorted by x).
+    let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
+    let mut out = Likelihood::default();
+    // Terms that depend on x only, cached for runs of equal x (the data is sorted by x): the
+    // value of A1 + A2 and its derivatives by r, a and b.
     let mut cached_x = f64::NAN;
-    let mut a12 = 0.0;
+    let (mut a12, mut d12_r, mut d12_a, mut d12_b) = (0.0, 0.0, 0.0, 0.0);
+    // The MBG/NBD's A2 is the BG/NBD's one purchase later.
+    let shift = match variant {
+        Variant::BgNbd => 0.0,
+        Variant::MbgNbd => 1.0,
+    };
     for (h, w) in data {
         let x = h.x;
         if x != cached_x {
             cached_x = x;
-            let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-            let a2 = match variant {
-                Variant::BgNbd => {
-                    ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x)
-                }
-                Variant::MbgNbd => {
-                    ln_gamma(a + b) + ln_gamma(b + x + 1.0)
-                        - ln_gamma(b)
-                        - ln_gamma(a + b + x + 1.0)
-                }
-            };
-            a12 = a1 + a2;
+            let xs = x + shift;
+            a12 = ln_gamma(r + x) - ln_gamma(r) + r * ln_alpha + ln_gamma(a + b) + ln_gamma(b + xs)
+                - ln_gamma(b)
+                - ln_gamma(a + b + xs);
+            d12_r = digamma(r + x) - digamma(r) + ln_alpha;
+            let common = digamma(a + b) - digamma(a + b + xs);
+            d12_a = common;
+            d12_b = common + digamma(b + xs) - digamma(b);
         }
-        let a3 = -(r + x) * (alpha + h.t).ln();
-        let ll = match variant {
-            Variant::BgNbd => {
-                if x > 0.0 {
-                    let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (h.tx + alpha).ln();
-                    a12 + log_add_exp(a3, a4)
-                } else {
-                    a12 + a3
-                }
+        let ln_t = (alpha + h.t).ln();
+        let ln_tx = (alpha + h.tx).ln();
+        let rx = r + x;
+        let a3 = -rx * ln_t;
+        // ℓ, and its derivatives by r, alpha, a and b.
+        let (ll, g) = match variant {
+            Variant::BgNbd if x > 0.0 => {
+                let a4 = ln_a - (b + x - 1.0).ln() - rx * ln_tx;
+                // The shares of the two terms of the log-sum-exp.
+                let s4 = 1.0 / (1.0 + (a3 - a4).exp());
+                let s3 = 1.0 - s4;
+                (
+                    a12 + log_add_exp(a3, a4),
+                    [
+                        d12_r - s3 * ln_t - s4 * ln_tx,
+                        r / alpha - s3 * rx / (alpha + h.t) - s4 * rx / (alpha + h.tx),
+                        d12_a + s4 / a,
+                        d12_b - s4 / (b + x - 1.0),
+                    ],
+                )
             }
+            Variant::BgNbd => (
+                a12 + a3,
+                [d12_r - ln_t, r / alpha - rx / (alpha + h.t), d12_a, d12_b],
+            ),
             Variant::MbgNbd => {
-                let a4 =
-                    a.ln() - (b + x).ln() + (r + x) * ((alpha + h.t).ln() - (alpha + h.tx).ln());
-                a12 + a3 + log_add_exp(a4, 0.0)
+                let a4 = ln_a - (b + x).ln() + rx * (ln_t - ln_tx);
+                let s4 = 1.0 / (1.0 + (-a4).exp());
+                (
+                    a12 + a3 + log_add_exp(a4, 0.0),
+                    [
+                        d12_r - ln_t + s4 * (ln_t - ln_tx),
+                        r / alpha - rx / (alpha + h.t)
+                            + s4 * rx * (1.0 / (alpha + h.t) - 1.0 / (alpha + h.tx)),
+                        d12_a + s4 / a,
+                        d12_b - s4 / (b + x),
+                    ],
+                )
             }
         };
-        total += w * ll;
-        weight += w;
+        out.value += w * ll;
+        for (sum, d) in out.gradient.iter_mut().zip(g) {
+            *sum += w * d;
+        }
+        out.weight += w;
     }
-    (total, weight)
+    out
 }
 
 /// Fits the model by maximum likelihood. `penalizer` adds `penalizer × Σ params²` to the
@@ -177,16 +231,25 @@ pub fn fit(variant: Variant, histories: &[History], penalizer: f64) -> Result<Pa
         a: v[2].exp(),
         b: v[3].exp(),
     };
+    // The negative mean log-likelihood plus the penalty, and its gradient by the log parameters
+    // (d/d ln p = p d/dp).
     let objective = |v: &[f64]| {
         if v.iter().any(|x| x.abs() > 30.0) {
-            return f64::INFINITY;
+            return (f64::INFINITY, vec![f64::NAN; 4]);
         }
         let p = params(v);
-        -mean_log_likelihood(variant, p, &data)
-            + penalizer * (p.r * p.r + p.alpha * p.alpha + p.a * p.a + p.b * p.b)
+        let ll = mean_log_likelihood(variant, p, &data);
+        let values = [p.r, p.alpha, p.a, p.b];
+        let penalty: f64 = values.iter().map(|q| q * q).sum();
+        let gradient = values
+            .iter()
+            .zip(ll.gradient)
+            .map(|(q, d)| q * (-d + 2.0 * penalizer * q))
+            .collect();
+        (-ll.value + penalizer * penalty, gradient)
     };
     // Start where `lifetimes` starts: every log parameter 0.1.
-    let (best, _) = minimize(objective, vec![0.1; 4])?;
+    let (best, _) = minimize_smooth(objective, vec![0.1; 4])?;
     if best.iter().any(|x| x.abs() > 29.0) {
         return Err(format!(
             "the fit ran off to an extreme ({:?}): the data does not identify the model \
@@ -320,6 +383,56 @@ mod tests {
             t: 5.0,
         }; 3];
         assert!(fit(Variant::BgNbd, &none_repeat, 0.0).is_err());
+    }
+
+    #[test]
+    fn the_likelihood_gradient_is_its_slope() {
+        let data = grouped(&[
+            History {
+                x: 0.0,
+                tx: 0.0,
+                t: 38.9,
+            },
+            History {
+                x: 2.0,
+                tx: 30.4,
+                t: 38.9,
+            },
+            History {
+                x: 1.0,
+                tx: 1.7,
+                t: 12.0,
+            },
+            History {
+                x: 7.0,
+                tx: 35.0,
+                t: 36.0,
+            },
+        ]);
+        let at = [0.243, 4.414, 0.793, 2.426];
+        let params = |v: [f64; 4]| Params {
+            r: v[0],
+            alpha: v[1],
+            a: v[2],
+            b: v[3],
+        };
+        for variant in [Variant::BgNbd, Variant::MbgNbd] {
+            let gradient = mean_log_likelihood(variant, params(at), &data).gradient;
+            for i in 0..4 {
+                let h = 1e-6 * at[i];
+                let (mut up, mut down) = (at, at);
+                up[i] += h;
+                down[i] -= h;
+                let slope = (mean_log_likelihood(variant, params(up), &data).value
+                    - mean_log_likelihood(variant, params(down), &data).value)
+                    / (2.0 * h);
+                assert!(
+                    (gradient[i] - slope).abs() < 1e-6 * slope.abs().max(1.0),
+                    "{variant:?} parameter {i}: {} vs {slope}",
+                    gradient[i]
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::optimize::{chunk_parts, minimize};
-use super::special::ln_gamma;
+use super::optimize::{chunk_parts, minimize_smooth};
+use super::special::{digamma, ln_gamma};
 
 /// A repeat buyer: `x` repeat transactions with mean value `m`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,35 +58,31 @@ pub fn fit(buyers: &[Spend], penalizer: f64) -> Result<Params, String> {
     // ln m and ln x do not depend on the parameters.
     let logs: Vec<(f64, f64)> = data.iter().map(|(s, _)| (s.x.ln(), s.m.ln())).collect();
     let total_weight: f64 = data.iter().map(|(_, w)| w).sum();
+    // The negative mean log-likelihood plus the penalty, and its gradient by the log parameters.
     let objective = |v: &[f64]| {
         if v.iter().any(|x| x.abs() > 30.0) {
-            return f64::INFINITY;
+            return (f64::INFINITY, vec![f64::NAN; 3]);
         }
-        let (p, q, g) = (v[0].exp(), v[1].exp(), v[2].exp());
-        let ln_g = g.ln();
-        let ln_gamma_q = ln_gamma(q);
-        // In parallel runs (see `chunk_parts`), added in order.
-        let total: f64 = chunk_parts(data.len(), |run| {
-            let mut total = 0.0;
-            let mut cached_x = f64::NAN;
-            let mut gammas = 0.0;
-            for ((s, w), (ln_x, ln_m)) in data[run.clone()].iter().zip(&logs[run]) {
-                let px = p * s.x;
-                if s.x != cached_x {
-                    cached_x = s.x;
-                    gammas = ln_gamma(px + q) - ln_gamma(px) - ln_gamma_q;
-                }
-                let ll = gammas + q * ln_g + (px - 1.0) * ln_m + px * ln_x
-                    - (px + q) * (s.x * s.m + g).ln();
-                total += w * ll;
-            }
-            total
+        let params = [v[0].exp(), v[1].exp(), v[2].exp()];
+        let [sum, dp, dq, dg] = chunk_parts(data.len(), |run| {
+            log_likelihood(params, &data[run.clone()], &logs[run])
         })
         .iter()
-        .sum();
-        -total / total_weight + penalizer * (p * p + q * q + g * g)
+        .fold([0.0; 4], |mut sum, part| {
+            for (s, p) in sum.iter_mut().zip(part) {
+                *s += p;
+            }
+            sum
+        });
+        let penalty: f64 = params.iter().map(|p| p * p).sum();
+        let gradient = params
+            .iter()
+            .zip([dp, dq, dg])
+            .map(|(p, d)| p * (-d / total_weight + 2.0 * penalizer * p))
+            .collect();
+        (-sum / total_weight + penalizer * penalty, gradient)
     };
-    let (best, _) = minimize(objective, vec![0.1; 3])?;
+    let (best, _) = minimize_smooth(objective, vec![0.1; 3])?;
     if best.iter().any(|x| x.abs() > 29.0) {
         return Err(
             "the spend model ran off to an extreme: the values do not identify it".to_string(),
@@ -106,6 +102,34 @@ pub fn fit(buyers: &[Spend], penalizer: f64) -> Result<Params, String> {
         ));
     }
     Ok(params)
+}
+
+/// The weighted log-likelihood of a run of buyers and its derivatives by p, q and γ (Fader &
+/// Hardie 2013, eq. 3; lifetimes' `GammaGammaFitter._negative_log_likelihood`):
+/// ℓ = lnΓ(px+q) − lnΓ(px) − lnΓ(q) + q ln γ + (px−1) ln m + px ln x − (px+q) ln(xm+γ).
+fn log_likelihood([p, q, g]: [f64; 3], data: &[(Spend, f64)], logs: &[(f64, f64)]) -> [f64; 4] {
+    let (ln_g, ln_gamma_q, digamma_q) = (g.ln(), ln_gamma(q), digamma(q));
+    let mut out = [0.0; 4];
+    // Terms that depend on x only, cached for runs of equal x (the data is sorted by x).
+    let mut cached_x = f64::NAN;
+    let (mut gammas, mut psi_pxq, mut psi_px) = (0.0, 0.0, 0.0);
+    for ((s, w), (ln_x, ln_m)) in data.iter().zip(logs) {
+        let px = p * s.x;
+        if s.x != cached_x {
+            cached_x = s.x;
+            gammas = ln_gamma(px + q) - ln_gamma(px) - ln_gamma_q;
+            psi_pxq = digamma(px + q);
+            psi_px = digamma(px);
+        }
+        let spent = s.x * s.m + g;
+        let ln_spent = spent.ln();
+        let ll = gammas + q * ln_g + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_spent;
+        out[0] += w * ll;
+        out[1] += w * s.x * (psi_pxq - psi_px + ln_m + ln_x - ln_spent);
+        out[2] += w * (psi_pxq - digamma_q + ln_g - ln_spent);
+        out[3] += w * (q / g - (px + q) / spent);
+    }
+    out
 }
 
 /// Expected mean transaction value of a customer with `x` repeat transactions of mean `m`: a
@@ -131,6 +155,33 @@ mod tests {
         assert!(fit(&[Spend { x: 1.0, m: 10.0 }], 0.0).is_err());
         assert!(fit(&[Spend { x: 1.0, m: -1.0 }, Spend { x: 2.0, m: 3.0 }], 0.0).is_err());
         assert!(fit(&[Spend { x: 0.0, m: 1.0 }, Spend { x: 2.0, m: 3.0 }], 0.0).is_err());
+    }
+
+    #[test]
+    fn the_likelihood_gradient_is_its_slope() {
+        let data = [
+            (Spend { x: 1.0, m: 12.5 }, 2.0),
+            (Spend { x: 3.0, m: 40.0 }, 1.0),
+            (Spend { x: 3.0, m: 7.25 }, 1.0),
+            (Spend { x: 9.0, m: 22.0 }, 3.0),
+        ];
+        let logs: Vec<(f64, f64)> = data.iter().map(|(s, _)| (s.x.ln(), s.m.ln())).collect();
+        let at = [6.25, 3.74, 15.44];
+        let gradient = log_likelihood(at, &data, &logs);
+        for i in 0..3 {
+            let h = 1e-6 * at[i];
+            let (mut up, mut down) = (at, at);
+            up[i] += h;
+            down[i] -= h;
+            let slope = (log_likelihood(up, &data, &logs)[0]
+                - log_likelihood(down, &data, &logs)[0])
+                / (2.0 * h);
+            assert!(
+                (gradient[i + 1] - slope).abs() < 1e-6 * slope.abs().max(1.0),
+                "parameter {i}: {} vs {slope}",
+                gradient[i + 1]
+            );
+        }
     }
 
     #[test]

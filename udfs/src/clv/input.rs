@@ -8,12 +8,13 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type,
 use datafusion::common::{Column, Result, ScalarValue, exec_err, plan_err};
 use datafusion::execution::context::SessionState;
 use datafusion::functions::core::expr_fn::coalesce;
-use datafusion::functions_aggregate::expr_fn::{count, first_value, max, min, sum};
+use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::logical_expr::{
     Expr, LogicalPlan, LogicalPlanBuilder, cast as cast_expr, col, lit,
 };
 
 use super::bgnbd::History;
+use super::first_day_total::first_day_total;
 use super::options::Unit;
 use crate::query_table::plan_query;
 use crate::rfm::rfm_score_table::as_of_micros;
@@ -102,7 +103,8 @@ pub fn plan_input(
                     max(col("day")).alias("last_day"),
                     count(lit(1)).alias("days"),
                     sum(col("total")).alias("all_total"),
-                    first_value(col("total"), vec![col("day").sort(true, false)])
+                    first_day_total()
+                        .call(vec![col("day"), col("total")])
                         .alias("first_total"),
                 ],
             )?

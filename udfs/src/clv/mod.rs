@@ -4,6 +4,7 @@
 pub mod bgnbd;
 pub mod clv_fit_table;
 pub mod clv_table;
+pub mod first_day_total;
 pub mod fitted;
 pub mod gamma_gamma;
 pub mod input;

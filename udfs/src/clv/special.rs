@@ -1,10 +1,36 @@
-//! Special functions the customer-base models need: log-gamma (from `libm`),
-//! log-sum-exp, and the Gauss hypergeometric function 2F1 on [0, 1).
+//! Special functions the customer-base models need: log-gamma (from `libm`), its derivative
+//! digamma, log-sum-exp, and the Gauss hypergeometric function 2F1 on [0, 1).
 
 /// ln Γ(x) for x > 0.
 #[inline]
 pub fn ln_gamma(x: f64) -> f64 {
     libm::lgamma(x)
+}
+
+/// The digamma function ψ(x) = d/dx ln Γ(x), for x > 0 (the gradients of the likelihoods).
+/// `libm` has no digamma and `statrs`' would be a new dependency for one function: the usual
+/// recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 10, then the asymptotic series (Abramowitz &
+/// Stegun 6.3.18), good to about 1e-15 relative there.
+pub fn digamma(mut x: f64) -> f64 {
+    if x.is_nan() || x <= 0.0 || x.is_infinite() {
+        return f64::NAN;
+    }
+    let mut shift = 0.0;
+    while x < 10.0 {
+        shift -= 1.0 / x;
+        x += 1.0;
+    }
+    let inv2 = 1.0 / (x * x);
+    // Bernoulli terms B2k / (2k x^2k) for k = 1..6.
+    let series = inv2
+        * (1.0 / 12.0
+            - inv2
+                * (1.0 / 120.0
+                    - inv2
+                        * (1.0 / 252.0
+                            - inv2
+                                * (1.0 / 240.0 - inv2 * (1.0 / 132.0 - inv2 * 691.0 / 32760.0)))));
+    shift + x.ln() - 0.5 / x - series
 }
 
 /// ln(e^a + e^b) without overflow.
@@ -78,6 +104,24 @@ mod tests {
         assert_eq!(hyp2f1(1.0, 1.0, 2.0, 0.0), Some(1.0));
         assert_eq!(hyp2f1(1.0, 1.0, -2.0, 0.5), None);
         assert_eq!(hyp2f1(1.0, 1.0, 2.0, 1.0), None);
+    }
+
+    #[test]
+    fn digamma_matches_known_values_and_the_slope_of_ln_gamma() {
+        // ψ(1) = −γ, ψ(1/2) = −γ − 2 ln 2, ψ(10) = H(9) − γ.
+        let euler = 0.577_215_664_901_532_9;
+        assert!(close(digamma(1.0), -euler, 1e-14));
+        assert!(close(digamma(0.5), -euler - 2.0 * 2f64.ln(), 1e-14));
+        let h9: f64 = (1..10).map(|k| 1.0 / k as f64).sum();
+        assert!(close(digamma(10.0), h9 - euler, 1e-14));
+        // mpmath.digamma(0.01) = -100.5608854578686...
+        assert!(close(digamma(0.01), -100.560_885_457_868_67, 1e-13));
+        for x in [0.03, 0.7, 2.5, 7.0, 43.2, 1e4] {
+            let h = 1e-5 * x;
+            let slope = (ln_gamma(x + h) - ln_gamma(x - h)) / (2.0 * h);
+            assert!(close(digamma(x), slope, 1e-7), "x={x}");
+        }
+        assert!(digamma(0.0).is_nan() && digamma(-1.0).is_nan() && digamma(f64::NAN).is_nan());
     }
 
     #[test]
