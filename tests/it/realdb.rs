@@ -63,15 +63,31 @@ pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// A database server process, stopped (and its directory removed) when dropped.
+/// A database server process, stopped (and its directory removed) when dropped — also when
+/// the test panics. Started as root it runs under `runuser`, whose death leaves the server
+/// running: the server is started in a process group of its own ([`server_group`]) and the
+/// whole group is killed.
 pub struct DbServer {
     pub child: Child,
     pub port: u16,
     pub dir: tempfile::TempDir,
 }
 
+/// `command` to be spawned as a server: in a new process group led by the spawned process, so
+/// [`DbServer`]'s drop can end it with everything it started.
+pub fn server_group(mut command: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    command
+}
+
 impl Drop for DbServer {
     fn drop(&mut self) {
+        // The data is a throwaway copy: no shutdown to wait for.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -117,7 +133,7 @@ pub fn start_postgres(password: &str) -> DbServer {
         String::from_utf8_lossy(&out.stderr)
     );
     let port = free_port();
-    let child = command_as("postgres", path_str(&pg_bin("postgres")))
+    let child = server_group(command_as("postgres", path_str(&pg_bin("postgres"))))
         .args(["-D", path_str(&data), "-p", &port.to_string()])
         .args([
             "-k",

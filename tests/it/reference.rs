@@ -390,3 +390,85 @@ fn knn_impute_equals_scikit_learn_knn_imputer() {
     );
     assert!(text.contains("mismatches 0"), "{text}");
 }
+
+/// `normalize_phone`, `phone_valid` and `phone_region` agree with libphonenumber (Python
+/// `phonenumbers` 9.0.33, the metadata release of the `phonenumber` crate) on numbers of many
+/// regions, valid and not: shared country codes (+1 US/CA, +7 RU/KZ), Italy's leading zero,
+/// non-geographic +800, too long and too short numbers, and numbers whose first digits match a
+/// pattern although the whole does not (`+86 999 9999 9999`, which the crate's own check took).
+#[test]
+fn phone_functions_agree_with_libphonenumber() {
+    let cases = [
+        ("13812345678", "CN"),
+        ("138 1234 5678", "CN"),
+        ("+86 138 1234 5678", "US"),
+        ("0086 138 1234 5678", "CN"),
+        ("１３８１２３４５６７８", "CN"),
+        ("010 6552 9988", "CN"),
+        ("021-6234 5678", "CN"),
+        ("400 810 8888", "CN"),
+        ("+86 999 9999 9999", "CN"),
+        ("+86 10 1234 5678 9", "CN"),
+        ("12345678901", "CN"),
+        ("1381234567", "CN"),
+        ("99999999999", "CN"),
+        ("+86 000", "CN"),
+        ("(415) 555-2671", "US"),
+        ("+1 650 253 0000", "CN"),
+        ("+1 204 253 0000", "CN"),
+        ("+1 800 253 0000", "US"),
+        ("+1 555 253 0000", "US"),
+        ("+1 650 253 00000", "US"),
+        ("020 7946 0018", "GB"),
+        ("+44 20 7946 0018", "CN"),
+        ("+44 20 7946 00189", "CN"),
+        ("07912 345678", "GB"),
+        ("+39 02 3661 8300", "CN"),
+        ("+39 312 345 6789", "CN"),
+        ("+64 21 387 835", "CN"),
+        ("+61 4 1234 5678", "CN"),
+        ("+852 5123 4567", "CN"),
+        ("+852 1234 5678", "CN"),
+        ("+886 912 345 678", "CN"),
+        ("+65 9123 4567", "CN"),
+        ("+81 90-1234-5678", "CN"),
+        ("+49 30 123456", "CN"),
+        ("+7 912 345 6789", "CN"),
+        ("+7 701 234 5678", "CN"),
+        ("+800 1234 5678", "CN"),
+        ("+800 1234 567", "CN"),
+        ("+979 123 456 789", "CN"),
+        ("+999 123 456", "CN"),
+        ("abc", "CN"),
+        ("", "CN"),
+    ];
+    let values = cases
+        .iter()
+        .map(|(text, region)| format!("('{text}', '{region}')"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let dir = temp_dir();
+    let ours = dir.path().join("phones.csv");
+    std::fs::write(
+        &ours,
+        sql_csv(
+            dir.path(),
+            &format!(
+                "SELECT text, default_region, normalize_phone(text, default_region) AS e164, \
+                 phone_valid(text, default_region) AS valid, \
+                 phone_region(text, default_region) AS region \
+                 FROM (VALUES {values}) AS t(text, default_region)"
+            ),
+        ),
+    )
+    .expect("write csv");
+    let text = reference(
+        "phone_reference.py",
+        &[path_str(&ours)],
+        "the phone functions differ from libphonenumber",
+    );
+    assert!(
+        text.contains(&format!("{} numbers, mismatches 0", cases.len())),
+        "{text}"
+    );
+}

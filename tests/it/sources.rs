@@ -10,7 +10,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::common::{ServerProcess, path_str, psql, psql_as, run, sql_csv, temp_dir};
-use super::realdb::{self, DbServer, command_as, db_dir, free_port, is_root, pg_local, wait_until};
+use super::realdb::{
+    self, DbServer, command_as, db_dir, free_port, is_root, pg_local, server_group, wait_until,
+};
 
 const PG_PASSWORD: &str = "pg-Secret-4417";
 const MARIA_PASSWORD: &str = "maria-Secret-9921";
@@ -55,7 +57,7 @@ fn start_mariadb() -> DbServer {
     );
     let port = free_port();
     let socket = dir.path().join("sock");
-    let child = command_as("mysql", "/usr/sbin/mariadbd")
+    let child = server_group(command_as("mysql", "/usr/sbin/mariadbd"))
         .arg("--no-defaults")
         .arg(format!("--datadir={}", path_str(&data)))
         .arg(format!("--socket={}", path_str(&socket)))

@@ -110,7 +110,7 @@ static PHONE_VALID_DOC: LazyLock<Documentation> = LazyLock::new(|| {
 static PHONE_REGION_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     phone_doc(
         "phone_region",
-        "The region (ISO 3166 code) a valid phone number belongs to, e.g. `CN`, `HK`, `US`; NULL when the number is not valid. NULL in, NULL out.",
+        "The region (ISO 3166 code) a valid phone number belongs to, e.g. `CN`, `HK`, `US` (`001` for non-geographic numbers such as +800, as libphonenumber names them); NULL when the number is not valid. NULL in, NULL out.",
         r#"```sql
 > SELECT phone_region('13812345678') AS a, phone_region('+852 5123 4567') AS b,
          phone_region('+1 415 555 2671') AS c;
@@ -203,7 +203,7 @@ impl ScalarUDFImpl for PhoneFunc {
                         let n = n.as_ref()?;
                         match answer {
                             PhoneAnswer::E164 => Some(n.e164()),
-                            _ => n.region(),
+                            _ => Some(n.region()),
                         }
                     }));
                 }
