@@ -41,6 +41,19 @@ pub use statements::{AccessStatement, Privilege, execute, parse};
 pub const DEFAULT_USER: &str = "huaxiang";
 pub const DEFAULT_PASSWORD: &str = "huaxiang";
 
+/// The data dir's administrator: the first (by name) administrator who may log in, else the
+/// default user. Owns what is created in-process (`huaxiang sql`, the demo) and the relations
+/// made before owners were kept; `pg_roles` gives it PostgreSQL's bootstrap superuser oid (10).
+pub fn administrator(roles: &[RoleInfo]) -> String {
+    roles
+        .iter()
+        .filter(|r| r.admin && r.login)
+        .map(|r| r.name.as_str())
+        .min()
+        .unwrap_or(DEFAULT_USER)
+        .to_string()
+}
+
 /// A user or a role users are members of, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleInfo {

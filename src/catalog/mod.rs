@@ -67,6 +67,10 @@ struct CatalogFile {
     /// Grants and masking rules by relation (see [`access`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     access: BTreeMap<String, access::RelationAccess>,
+    /// The user who created each relation (`pg_class.relowner`, psql's `\dt` Owner). Relations
+    /// made before owners were kept have none: their owner is the data dir's administrator.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    owners: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -125,6 +129,8 @@ pub struct Catalog {
     loaded: RwLock<BTreeMap<String, Loaded>>,
     /// Grants and masks as last read or written.
     access: RwLock<BTreeMap<String, access::RelationAccess>>,
+    /// Relation owners as last read or written.
+    owners: RwLock<BTreeMap<String, String>>,
     /// What `catalog.json` looked like when last read or written, to notice other processes.
     stamp: Mutex<Option<FileStamp>>,
     /// Serialises DDL inside this process; the lock file serialises it between processes.
@@ -166,9 +172,20 @@ impl Catalog {
             data_dir,
             loaded: RwLock::new(BTreeMap::new()),
             access: RwLock::new(BTreeMap::new()),
+            owners: RwLock::new(BTreeMap::new()),
             stamp: Mutex::new(None),
             ddl: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// Who created `relation`, if known (relations made before owners were kept have none).
+    pub fn owner(&self, relation: &str) -> Option<String> {
+        self.owners.read().ok()?.get(relation).cloned()
+    }
+
+    /// Every relation's known owner.
+    pub fn owners(&self) -> BTreeMap<String, String> {
+        self.owners.read().map(|o| o.clone()).unwrap_or_default()
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -260,10 +277,12 @@ impl Catalog {
         loaded.get(name).and_then(|l| l.problem.clone())
     }
 
-    /// `CREATE TABLE name (...)` and `CREATE TABLE name AS SELECT ...`: returns the rows written.
+    /// `CREATE TABLE name (...)` and `CREATE TABLE name AS SELECT ...` by user `owner`: returns
+    /// the rows written.
     pub async fn create_table(
         &self,
         cmd: &CreateMemoryTable,
+        owner: &str,
         state: &SessionState,
     ) -> Result<Option<usize>> {
         let name = relation_name(&cmd.name)?;
@@ -300,6 +319,7 @@ impl Catalog {
                 seq,
             },
         );
+        file.keep_owner(&name, owner);
         if let Err(e) = self.write_file(&file) {
             let _ = fs::remove_dir_all(&table_dir);
             return Err(e);
@@ -311,11 +331,13 @@ impl Catalog {
         Ok(Some(rows))
     }
 
-    /// `CREATE [OR REPLACE] VIEW name AS ...`; `sql` is the statement exactly as written.
+    /// `CREATE [OR REPLACE] VIEW name AS ...` by user `owner`; `sql` is the statement exactly as
+    /// written.
     pub async fn create_view(
         &self,
         cmd: &CreateView,
         sql: &str,
+        owner: &str,
         state: &SessionState,
     ) -> Result<()> {
         let name = relation_name(&cmd.name)?;
@@ -343,6 +365,7 @@ impl Catalog {
             None => {}
         }
         let seq = file.take_seq();
+        file.keep_owner(&name, owner);
         file.relations.insert(
             name,
             Entry::View {
@@ -355,11 +378,12 @@ impl Catalog {
         Ok(())
     }
 
-    /// `CREATE EXTERNAL TABLE ...`; `sql` is the statement as written.
+    /// `CREATE EXTERNAL TABLE ...` by user `owner`; `sql` is the statement as written.
     pub async fn create_external_table(
         &self,
         cmd: &CreateExternalTable,
         sql: &str,
+        owner: &str,
         state: &SessionState,
     ) -> Result<()> {
         let name = relation_name(&cmd.name)?;
@@ -399,6 +423,7 @@ impl Catalog {
         // Open it now so a wrong path or format is reported to the user, not at the next start.
         without_panic(open_external(cmd, state)).await?;
         let seq = file.take_seq();
+        file.keep_owner(&name, owner);
         file.relations.insert(
             name,
             Entry::External {
@@ -485,6 +510,9 @@ impl Catalog {
             }
         }
         access::forget(&mut file.access, &dropped);
+        for relation in &dropped {
+            file.owners.remove(*relation);
+        }
         self.write_file(&file)?;
         for dir in removed_dirs {
             let path = self.data_dir.join(TABLES_DIR).join(dir);
@@ -523,6 +551,9 @@ impl Catalog {
     /// Builds providers for every entry of `file` and makes them the visible relations.
     async fn install(&self, file: &CatalogFile, state: &SessionState) {
         self.publish_access(&file.access);
+        if let Ok(mut owners) = self.owners.write() {
+            *owners = file.owners.clone();
+        }
         let mut next: BTreeMap<String, Loaded> = BTreeMap::new();
         let mut entries: Vec<(&String, &Entry)> = file.relations.iter().collect();
         entries.sort_by_key(|(_, e)| e.seq());
@@ -721,6 +752,14 @@ impl CatalogFile {
     fn take_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
+    }
+
+    /// Records `owner` as the creator of `relation`, unless it already has one (CREATE OR
+    /// REPLACE keeps the owner, as in PostgreSQL).
+    fn keep_owner(&mut self, relation: &str, owner: &str) {
+        self.owners
+            .entry(relation.to_string())
+            .or_insert_with(|| owner.to_string());
     }
 }
 

@@ -894,7 +894,10 @@ async fn make_tables(
             column_defaults: vec![],
             temporary: false,
         };
-        engine.catalog().create_table(&cmd, &state).await?;
+        engine
+            .catalog()
+            .create_table(&cmd, &engine.administrator(), &state)
+            .await?;
         progress.inc(1);
     }
     let truth = staged.sql(TRUTH_QUERY).await?.logical_plan().clone();

@@ -288,8 +288,14 @@ impl Engine {
         }
     }
 
-    /// Runs an owned DDL statement; `text` is the statement exactly as written.
-    pub async fn execute_owned(&self, text: &str, ddl: OwnedDdl) -> Result<CommandTag> {
+    /// The data dir's administrator (see [`crate::access::administrator`]).
+    pub fn administrator(&self) -> String {
+        crate::access::administrator(&self.roles)
+    }
+
+    /// Runs an owned DDL statement for user `user` (who owns what it creates); `text` is the
+    /// statement exactly as written.
+    pub async fn execute_owned(&self, text: &str, ddl: OwnedDdl, user: &str) -> Result<CommandTag> {
         if let Some(missing) = &self.missing_data_dir {
             let creates = match &ddl.statement {
                 DfStatement::CreateExternalTable(_) => Some("CREATE EXTERNAL TABLE"),
@@ -328,19 +334,19 @@ impl Engine {
         match ddl {
             DdlStatement::CreateMemoryTable(cmd) => {
                 let is_ctas = !matches!(cmd.input.as_ref(), LogicalPlan::EmptyRelation(_));
-                let rows = self.catalog.create_table(&cmd, &state).await?;
+                let rows = self.catalog.create_table(&cmd, user, &state).await?;
                 Ok(match (is_ctas, rows) {
                     (true, Some(n)) => CommandTag::with_rows("SELECT", n),
                     _ => CommandTag::new("CREATE TABLE"),
                 })
             }
             DdlStatement::CreateView(cmd) => {
-                self.catalog.create_view(&cmd, text, &state).await?;
+                self.catalog.create_view(&cmd, text, user, &state).await?;
                 Ok(CommandTag::new("CREATE VIEW"))
             }
             DdlStatement::CreateExternalTable(cmd) => {
                 self.catalog
-                    .create_external_table(&cmd, text, &state)
+                    .create_external_table(&cmd, text, user, &state)
                     .await?;
                 Ok(CommandTag::new("CREATE EXTERNAL TABLE"))
             }
@@ -379,7 +385,10 @@ impl Engine {
     /// Runs one statement (the in-process path of `huaxiang sql`); `text` is one statement.
     pub async fn execute(&self, text: &str) -> Result<Outcome> {
         if let Some(ddl) = self.owned_ddl(text) {
-            return self.execute_owned(text, ddl).await.map(Outcome::Command);
+            return self
+                .execute_owned(text, ddl, &self.administrator())
+                .await
+                .map(Outcome::Command);
         }
         self.refresh().await?;
         let state = self.ctx.state();

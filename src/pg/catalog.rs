@@ -31,26 +31,24 @@ use datafusion::arrow::array::{
     Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Int32Type, Int64Type, SchemaRef, TimeUnit,
-};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int32Type, SchemaRef, TimeUnit};
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::datasource::TableType;
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::logical_expr::function::WindowUDFFieldArgs;
 use datafusion::logical_expr::type_coercion::functions::{UDFCoercionExt, fields_with_udf};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, TypeSignature, Volatility,
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature,
 };
-use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::physical_plan::collect;
 use datafusion::prelude::SessionContext;
 
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::{
     PgCatalogContextProvider, Role,
 };
 
+use super::owners::{OwnerNames, Owners, RoleOids, with_relation_owners};
+use super::rows::{Rewritten, RowRewrite, map_oids, oid_signature};
 use crate::access::RoleInfo;
 use crate::catalog::Catalog;
 
@@ -364,9 +362,15 @@ enum Noted {
 const PG_CATALOG_NAMESPACE: i32 = 11;
 
 /// Replaces `pg_catalog` in `ctx`'s catalog `database` by one whose `pg_proc` lists our
-/// functions too, and registers the `pg_get_function_*` and size functions.
-pub fn register(ctx: &SessionContext, database: &str, tables: Arc<Catalog>) {
+/// functions too and whose tables name the relations' owners among `roles`, and registers the
+/// `pg_get_function_*`, size and owner functions.
+pub fn register(ctx: &SessionContext, database: &str, tables: Arc<Catalog>, roles: &[RoleInfo]) {
     let oids = RelationOids::default();
+    let owners = Owners::new(
+        tables.clone(),
+        crate::access::administrator(roles),
+        roles.iter().map(|r| r.name.clone()).collect(),
+    );
     if let Some(catalog) = ctx.catalog(database)
         && let Some(inner) = catalog.schema("pg_catalog")
     {
@@ -375,9 +379,11 @@ pub fn register(ctx: &SessionContext, database: &str, tables: Arc<Catalog>) {
             Arc::new(PgCatalogWithOurs {
                 inner,
                 oids: oids.clone(),
+                owners: owners.clone(),
             }),
         );
     }
+    ctx.register_udf(super::owners::user_by_id(owners));
     for (name, answer) in [
         ("pg_table_is_visible", OidAnswer::Visible),
         ("pg_table_size", OidAnswer::Size),
@@ -400,49 +406,12 @@ pub fn register(ctx: &SessionContext, database: &str, tables: Arc<Catalog>) {
     }
 }
 
-/// One argument, an oid (int4 as `pg_class.oid` is, or int8 as a literal is).
-fn oid_signature() -> Signature {
-    Signature::one_of(
-        vec![
-            TypeSignature::Exact(vec![DataType::Int32]),
-            TypeSignature::Exact(vec![DataType::Int64]),
-        ],
-        Volatility::Stable,
-    )
-}
-
-/// Applies `f` to each oid of a one-argument call.
-fn map_oids<T>(
-    args: &ScalarFunctionArgs,
-    f: impl Fn(i64) -> Option<T>,
-    finish: impl Fn(Vec<Option<T>>) -> ArrayRef,
-    scalar: impl Fn(Option<T>) -> ScalarValue,
-) -> Result<ColumnarValue> {
-    match &args.args[0] {
-        ColumnarValue::Scalar(value) => {
-            let oid = match value {
-                ScalarValue::Int32(v) => v.map(i64::from),
-                ScalarValue::Int64(v) => *v,
-                _ => None,
-            };
-            Ok(ColumnarValue::Scalar(scalar(oid.and_then(&f))))
-        }
-        ColumnarValue::Array(array) => {
-            let oids = cast(array, &DataType::Int64)?;
-            let oids = oids.as_primitive::<Int64Type>();
-            let values = (0..oids.len())
-                .map(|i| oids.is_valid(i).then(|| oids.value(i)).and_then(&f))
-                .collect();
-            Ok(ColumnarValue::Array(finish(values)))
-        }
-    }
-}
-
-/// `pg_catalog` with our functions in `pg_proc`.
+/// `pg_catalog` with our functions in `pg_proc` and the relations' owners.
 #[derive(Debug)]
 struct PgCatalogWithOurs {
     inner: Arc<dyn SchemaProvider>,
     oids: RelationOids,
+    owners: Owners,
 }
 
 #[async_trait]
@@ -482,9 +451,29 @@ impl SchemaProvider for PgCatalogWithOurs {
                         namespaces,
                         oids: self.oids.clone(),
                         added,
+                        owners: self.owners.clone(),
                     },
                 )
             }
+            "pg_roles" => Rewritten::provider(table, RoleOids(self.owners.clone())),
+            "pg_tables" => Rewritten::provider(
+                table,
+                OwnerNames {
+                    owners: self.owners.clone(),
+                    name_column: "tablename",
+                    owner_column: "tableowner",
+                    tables_only: true,
+                },
+            ),
+            "pg_views" => Rewritten::provider(
+                table,
+                OwnerNames {
+                    owners: self.owners.clone(),
+                    name_column: "viewname",
+                    owner_column: "viewowner",
+                    tables_only: false,
+                },
+            ),
             "pg_constraint" => {
                 let lists = ListColumns::of(
                     &table.schema(),
@@ -510,71 +499,6 @@ impl SchemaProvider for PgCatalogWithOurs {
 
     fn table_exist(&self, name: &str) -> bool {
         self.inner.table_exist(name)
-    }
-}
-
-/// How a wrapped catalog table changes the rows `datafusion-pg-catalog` gives it.
-#[async_trait]
-pub(crate) trait RowRewrite: std::fmt::Debug + Send + Sync {
-    /// The table's schema after the change.
-    fn schema(&self, inner: &SchemaRef) -> SchemaRef {
-        inner.clone()
-    }
-
-    /// The inner table's rows, changed, in `schema`.
-    async fn rewrite(
-        &self,
-        batches: Vec<RecordBatch>,
-        schema: &SchemaRef,
-        state: &dyn Session,
-    ) -> Result<Vec<RecordBatch>>;
-}
-
-/// A catalog table served from the rows of `inner` (read whole at each scan: catalog tables
-/// are small), changed by `rows`.
-#[derive(Debug)]
-pub(crate) struct Rewritten<R> {
-    inner: Arc<dyn TableProvider>,
-    schema: SchemaRef,
-    rows: R,
-}
-
-impl<R: RowRewrite + 'static> Rewritten<R> {
-    pub(crate) fn provider(inner: Arc<dyn TableProvider>, rows: R) -> Arc<dyn TableProvider> {
-        let schema = rows.schema(&inner.schema());
-        Arc::new(Self {
-            inner,
-            schema,
-            rows,
-        })
-    }
-}
-
-#[async_trait]
-impl<R: RowRewrite + 'static> TableProvider for Rewritten<R> {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let plan = self.inner.scan(state, None, &[], None).await?;
-        let batches = collect(plan, state.task_ctx()).await?;
-        let batches = self.rows.rewrite(batches, &self.schema, state).await?;
-        Ok(MemorySourceConfig::try_new_exec(
-            &[batches],
-            self.schema.clone(),
-            projection.cloned(),
-        )?)
     }
 }
 
@@ -815,13 +739,15 @@ fn our_rows(schema: &SchemaRef, namespace: Option<i32>) -> Result<RecordBatch> {
 }
 
 /// `pg_class`, noting the oids of `public`'s relations as it is read (for the size
-/// functions), with PostgreSQL's columns `datafusion-pg-catalog` leaves out (`reloptions`, read
-/// by SQLAlchemy's index reflection) added as NULL: huaxiang sets no storage options.
+/// functions), with each relation's owner in `relowner`, and PostgreSQL's columns
+/// `datafusion-pg-catalog` leaves out (`reloptions`, read by SQLAlchemy's index reflection)
+/// added as NULL: huaxiang sets no storage options.
 #[derive(Debug)]
 struct NoteRelationOids {
     namespaces: Option<Arc<dyn TableProvider>>,
     oids: RelationOids,
     added: Vec<FieldRef>,
+    owners: Owners,
 }
 
 /// Columns of PostgreSQL's `pg_class` missing from `datafusion-pg-catalog`'s, all NULL here.
@@ -851,6 +777,7 @@ impl RowRewrite for NoteRelationOids {
         schema: &SchemaRef,
         state: &dyn Session,
     ) -> Result<Vec<RecordBatch>> {
+        let public = public_oid(&self.namespaces, state).await?;
         let batches = batches
             .into_iter()
             .map(|batch| {
@@ -861,10 +788,11 @@ impl RowRewrite for NoteRelationOids {
                         batch.num_rows(),
                     ));
                 }
-                Ok(RecordBatch::try_new(schema.clone(), columns)?)
+                let batch = RecordBatch::try_new(schema.clone(), columns)?;
+                with_relation_owners(batch, public, &self.owners)
             })
             .collect::<Result<Vec<_>>>()?;
-        if let Some(public) = public_oid(&self.namespaces, state).await? {
+        if let Some(public) = public {
             let mut found: HashMap<i32, Noted> = HashMap::new();
             for batch in &batches {
                 let (Some(oid), Some(name), Some(namespace)) = (

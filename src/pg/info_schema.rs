@@ -24,7 +24,7 @@ use datafusion::common::Result;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
-use crate::pg::catalog::{Rewritten, RowRewrite};
+use crate::pg::rows::{Rewritten, RowRewrite};
 
 /// The schema's name.
 pub const INFORMATION_SCHEMA: &str = "information_schema";

@@ -4,6 +4,10 @@
 //! - `catalog.rs` — the `pg_catalog` tables (`datafusion-pg-catalog`'s, with our functions in
 //!   `pg_proc`, table oids in `pg_class`, key columns in `pg_index`/`pg_constraint`) and the
 //!   `pg_get_function_*` helpers;
+//! - `rows.rs` — the plumbing of a catalog table served with its rows changed, and of the
+//!   catalog functions taking one oid;
+//! - `owners.rs` — who owns each relation (`pg_class.relowner`, `pg_tables.tableowner`,
+//!   `pg_roles.oid`, `pg_get_userbyid`);
 //! - `info_schema.rs` — our `information_schema`;
 //! - `functions.rs` — `version()`, `format`, `set_config`, `current_setting`, `json_build_object`,
 //!   `pg_size_pretty`, and the helpers the rewrites call (`single_row_value`, …);
@@ -17,7 +21,9 @@
 pub mod catalog;
 pub mod functions;
 pub mod info_schema;
+mod owners;
 pub mod rewrite;
+mod rows;
 pub mod settings;
 
 use std::sync::Arc;
@@ -48,6 +54,6 @@ pub fn register(
     )
     .map_err(|e| *e)?;
     functions::register(ctx);
-    catalog::register(ctx, database, tables.clone());
+    catalog::register(ctx, database, tables.clone(), roles);
     info_schema::register(ctx, database)
 }

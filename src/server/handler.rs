@@ -108,6 +108,11 @@ impl ConnectionRules {
         })
     }
 
+    /// The connected user's name.
+    fn user<C: ClientInfo + ?Sized>(&self, client: &C) -> String {
+        self.identity(client).principal.user.clone()
+    }
+
     /// 42501 unless the user is an admin.
     fn require_admin<C: ClientInfo + ?Sized>(&self, client: &C, what: &str) -> PgWireResult<()> {
         if self.identity(client).principal.admin {
@@ -721,7 +726,7 @@ impl SimpleQueryHandler for QueryService {
                 (None, None, Some(ddl)) => {
                     stop.guard(async {
                         self.engine
-                            .execute_owned(statement.text, ddl)
+                            .execute_owned(statement.text, ddl, &self.rules.user(client))
                             .await
                             .map(|tag| vec![command_response(tag)])
                             .map_err(|e| pg_error(&e))
@@ -797,7 +802,7 @@ impl ExtendedQueryHandler for QueryService {
             return stop
                 .guard(async {
                     self.engine
-                        .execute_owned(text, ddl)
+                        .execute_owned(text, ddl, &self.rules.user(client))
                         .await
                         .map(command_response)
                         .map_err(|e| pg_error(&e))

@@ -293,3 +293,84 @@ fn grants_decide_who_reads_and_masks_what_they_see() {
         "+86 138-1234-5678"
     );
 }
+
+/// Relations belong to the user who created them — `pg_class.relowner`, `pg_tables.tableowner`,
+/// `pg_get_userbyid`, psql's `\dt` Owner — kept across a restart; CREATE OR REPLACE keeps the
+/// owner; `pg_catalog`'s tables and oid 10 are the data dir's administrator's (the first admin
+/// by name), as PostgreSQL's bootstrap superuser.
+#[test]
+fn relations_belong_to_the_user_who_created_them() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let verifier = |pw: &str| huaxiang::access::verifier::make_verifier(pw);
+    std::fs::write(
+        data.join("huaxiang.toml"),
+        format!(
+            "[users.zoe]\npassword = \"{}\"\nadmin = true\n\n\
+             [users.boss]\npassword = \"{}\"\nadmin = true\n\n\
+             [users.ana]\npassword = \"{}\"\n",
+            verifier("zoe-pw"),
+            verifier("boss-pw"),
+            verifier("ana-pw"),
+        ),
+    )
+    .unwrap();
+    let mut server = ServerProcess::start(&data, &[]);
+    ok(&server, "zoe", "CREATE TABLE t_zoe AS SELECT 1 AS x");
+    ok(&server, "zoe", "CREATE VIEW v_zoe AS SELECT x FROM t_zoe");
+    ok(&server, "boss", "CREATE TABLE t_boss (x int)");
+    ok(
+        &server,
+        "boss",
+        "CREATE OR REPLACE VIEW v_zoe AS SELECT x + 1 AS x FROM t_zoe",
+    );
+    let owners = |server: &ServerProcess| {
+        ok(
+            server,
+            "ana",
+            "SELECT c.relname, pg_get_userbyid(c.relowner), r.rolname \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles r ON r.oid = c.relowner \
+             WHERE c.relname IN ('t_boss', 't_zoe', 'v_zoe', 'pg_class') ORDER BY 1",
+        )
+    };
+    let expected = "pg_class|boss|boss\nt_boss|boss|boss\nt_zoe|zoe|zoe\nv_zoe|zoe|zoe";
+    assert_eq!(owners(&server), expected);
+    assert_eq!(
+        ok(
+            &server,
+            "ana",
+            "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        ),
+        "t_boss|boss\nt_zoe|zoe"
+    );
+    assert_eq!(
+        ok(
+            &server,
+            "ana",
+            "SELECT pg_get_userbyid(10), pg_get_userbyid(12345), pg_get_userbyid(NULL) IS NULL",
+        ),
+        "boss|unknown (OID=12345)|t"
+    );
+    // psql's \dt: Schema | Name | Type | Owner.
+    let dt = ok(&server, "ana", "\\dt");
+    assert!(
+        dt.lines().any(|l| l == "public|t_zoe|table|zoe"),
+        "\\dt:\n{dt}"
+    );
+
+    drop(server);
+    server = ServerProcess::start(&data, &[]);
+    assert_eq!(owners(&server), expected);
+    // A dropped relation's owner goes with it.
+    ok(&server, "boss", "DROP TABLE t_boss");
+    ok(&server, "zoe", "CREATE TABLE t_boss (y int)");
+    assert_eq!(
+        ok(
+            &server,
+            "ana",
+            "SELECT tableowner FROM pg_tables WHERE tablename = 't_boss'",
+        ),
+        "zoe"
+    );
+}
