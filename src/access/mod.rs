@@ -17,12 +17,15 @@
 //! Grants and masks live in `catalog.json` (see `catalog::access`), changed atomically.
 //! GRANT, REVOKE and the masking statements need the admin role.
 //!
+//! - `admission.rs` — `admit`: what every query string over the wire goes through before it
+//!   runs (nesting guard, file and source rules, read-only users, read checks);
 //! - `statements.rs` — GRANT/REVOKE/masking statements: parsing and execution;
 //! - `reads.rs` — `check_reads`;
 //! - `masking.rs` — `MaskingRule` and the `MaskedTable` it wraps scans in;
 //! - `files.rs` — `FileAccess`: which server files a session may name;
 //! - `verifier.rs` — PostgreSQL's password verifiers (SCRAM-SHA-256, md5).
 
+mod admission;
 pub mod files;
 pub mod masking;
 pub mod reads;
@@ -33,6 +36,7 @@ use std::collections::BTreeSet;
 
 use crate::catalog::access::{PUBLIC_GRANTEE, RelationAccess};
 
+pub use admission::{admit, needs_admin};
 pub use masking::MaskingRule;
 pub use reads::check_reads;
 pub use statements::{AccessStatement, Privilege, execute, parse};
