@@ -70,7 +70,14 @@ pub(super) fn build_session(
     // Trained models live beside the tables, one JSON file each, replaced atomically.
     let models = huaxiang_udfs::saved::store::DirStore::open(&catalog.data_dir().join("models"))
         .map_err(datafusion::error::DataFusionError::Execution)?;
-    huaxiang_udfs::register_all_with_models(&ctx, models)?;
+    huaxiang_udfs::register_all_with_models(&ctx, models.clone())?;
+    // The system schema `huaxiang` (the `models` table) beside `public`, in the same database.
+    if let Some(database) = ctx.catalog(DATABASE) {
+        database.register_schema(
+            huaxiang_udfs::SYSTEM_SCHEMA,
+            huaxiang_udfs::system_schema(models)?,
+        )?;
+    }
     register_read_excel(&ctx, import_dir, FileAccess::Unrestricted);
     Ok(ctx)
 }

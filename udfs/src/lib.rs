@@ -159,14 +159,28 @@ pub fn function_names() -> Vec<String> {
     names
 }
 
-/// Registers every function of this crate with `ctx`; trained models are kept in memory for
-/// the life of the process (see [`register_all_with_models`]).
+/// Registers every function of this crate with `ctx`, trained models kept in memory for the
+/// life of the process, and the system schema (see [`system_schema`]) in `ctx`'s default
+/// catalog — everything a standalone `SessionContext` needs.
 pub fn register_all(ctx: &SessionContext) -> Result<()> {
-    register_all_with_models(ctx, saved::default_store())
+    let store = saved::default_store();
+    register_all_with_models(ctx, store.clone())?;
+    let catalog_name = ctx
+        .state()
+        .config()
+        .options()
+        .catalog
+        .default_catalog
+        .clone();
+    if let Some(catalog) = ctx.catalog(&catalog_name) {
+        catalog.register_schema(SYSTEM_SCHEMA, system_schema(store)?)?;
+    }
+    Ok(())
 }
 
 /// Registers every function of this crate with `ctx`, keeping trained models in `store` (e.g.
-/// a [`saved::store::DirStore`] for models that survive restarts).
+/// a [`saved::store::DirStore`] for models that survive restarts). Tables are the caller's:
+/// see [`system_schema`].
 pub fn register_all_with_models(ctx: &SessionContext, store: Arc<dyn ModelStore>) -> Result<()> {
     for udf in scalar_functions_with(store.clone()) {
         ctx.register_udf(udf.as_ref().clone());
@@ -177,32 +191,22 @@ pub fn register_all_with_models(ctx: &SessionContext, store: Arc<dyn ModelStore>
     for udaf in aggregate_functions() {
         ctx.register_udaf(udaf.as_ref().clone());
     }
-    for table in table_functions_with(store.clone()) {
+    for table in table_functions_with(store) {
         ctx.register_udtf(table.name, table.implementation.clone());
     }
-    register_system_tables(ctx, store)
+    Ok(())
 }
 
-/// Schema `huaxiang` in the session's default catalog, with the system table `models` (the
-/// same rows as `models()`), so catalog browsers and BI tools find the models as a table.
-fn register_system_tables(ctx: &SessionContext, store: Arc<dyn ModelStore>) -> Result<()> {
-    let catalog_name = ctx
-        .state()
-        .config()
-        .options()
-        .catalog
-        .default_catalog
-        .clone();
-    let Some(catalog) = ctx.catalog(&catalog_name) else {
-        return Ok(());
-    };
+/// Schema [`SYSTEM_SCHEMA`] with the system table `models` (the same rows as `models()`, from
+/// `store`), so catalog browsers and BI tools find the models as a table. The caller puts it
+/// in its catalog.
+pub fn system_schema(store: Arc<dyn ModelStore>) -> Result<Arc<dyn SchemaProvider>> {
     let schema = Arc::new(MemorySchemaProvider::new());
     schema.register_table(
         "models".to_string(),
         models::functions::models_table(store)?,
     )?;
-    catalog.register_schema(SYSTEM_SCHEMA, schema)?;
-    Ok(())
+    Ok(schema)
 }
 
 /// The schema of huaxiang's system tables.
