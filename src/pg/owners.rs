@@ -131,12 +131,7 @@ impl RowRewrite for OwnerNames {
                         Some(!(self.tables_only && public_view))
                     })
                     .collect();
-                let mut columns = batch.columns().to_vec();
-                columns[owner_index] = cast(
-                    &(Arc::new(owners) as ArrayRef),
-                    schema.field(owner_index).data_type(),
-                )?;
-                let batch = RecordBatch::try_new(schema.clone(), columns)?;
+                let batch = with_column(&batch, owner_index, Arc::new(owners))?;
                 Ok(filter_record_batch(&batch, &kept)?)
             })
             .collect()
@@ -167,12 +162,7 @@ impl RowRewrite for RoleOids {
                 let oids: Int32Array = (0..batch.num_rows())
                     .map(|i| names.is_valid(i).then(|| self.0.oid(names.value(i))))
                     .collect();
-                let mut columns = batch.columns().to_vec();
-                columns[oid_index] = cast(
-                    &(Arc::new(oids) as ArrayRef),
-                    schema.field(oid_index).data_type(),
-                )?;
-                Ok(RecordBatch::try_new(schema.clone(), columns)?)
+                with_column(&batch, oid_index, Arc::new(oids))
             })
             .collect()
     }
@@ -210,11 +200,14 @@ pub(crate) fn with_relation_owners(
             })
         })
         .collect();
+    with_column(&batch, owner_index, Arc::new(oids))
+}
+
+/// `batch` with column `index` replaced by `values`, cast to the column's type.
+fn with_column(batch: &RecordBatch, index: usize, values: ArrayRef) -> Result<RecordBatch> {
+    let schema = batch.schema();
     let mut columns = batch.columns().to_vec();
-    columns[owner_index] = cast(
-        &(Arc::new(oids) as ArrayRef),
-        schema.field(owner_index).data_type(),
-    )?;
+    columns[index] = cast(&values, schema.field(index).data_type())?;
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 

@@ -429,24 +429,17 @@ impl RegionPatterns {
         };
         let lengths = union(phonenumber::metadata::Descriptor::possible_length);
         let local_lengths = union(phonenumber::metadata::Descriptor::possible_local_length);
-        let leading_digits = match meta.leading_digits() {
-            Some(pattern) => Some(
-                regex::RegexBuilder::new(&format!("^(?:{})", pattern.as_str()))
-                    .ignore_whitespace(true)
-                    .build()
-                    .ok()?,
-            ),
-            None => None,
+        // Patterns matched at the start of the number (libphonenumber's `lookingAt`).
+        let at_start = |pattern: Option<&str>| match pattern {
+            Some(pattern) => regex::RegexBuilder::new(&format!("^(?:{pattern})"))
+                .ignore_whitespace(true)
+                .build()
+                .ok()
+                .map(Some),
+            None => Some(None),
         };
-        let national_prefix = match meta.national_prefix_for_parsing() {
-            Some(pattern) => Some(
-                regex::RegexBuilder::new(&format!("^(?:{})", pattern.as_str()))
-                    .ignore_whitespace(true)
-                    .build()
-                    .ok()?,
-            ),
-            None => None,
-        };
+        let leading_digits = at_start(meta.leading_digits().map(|p| p.as_str()))?;
+        let national_prefix = at_start(meta.national_prefix_for_parsing().map(|p| p.as_str()))?;
         let transform_rule = meta
             .national_prefix_transform_rule()
             .filter(|rule| !rule.is_empty())
