@@ -190,10 +190,9 @@ fn psql_wrong_password_is_refused_with_28p01() {
     );
 }
 
+/// The client programs the smoke tests run (`tests/clients/smoke`).
 fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("clients")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/smoke")
 }
 
 #[test]
@@ -218,7 +217,7 @@ fn pgjdbc_lists_tables_and_runs_prepared_statements() {
     assert!(text.contains("ALL OK"), "{text}");
 }
 
-/// Runs a Python client program of `tests/clients/` against a demo server; it prints ALL OK.
+/// Runs a Python client program of `tests/clients/smoke/` against a demo server; it prints ALL OK.
 fn python_client_passes(script: &str) {
     let python = super::reference::python();
     let server = ServerProcess::start(demo_dir(), &[]);

@@ -18,12 +18,12 @@ pub fn python() -> String {
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/clients")
+        .join("tests/clients/reference")
         .join(name)
 }
 
 /// Runs SQL against the demo data and writes the CSV result to `path`.
-/// Runs the Python reference `name` (tests/clients) with `args` and returns what it printed;
+/// Runs the Python reference `name` (tests/clients/reference) with `args` and returns what it printed;
 /// panics with `what` and its output unless it exits successfully.
 fn reference(name: &str, args: &[&str], what: &str) -> String {
     let out = Command::new(python())
