@@ -15,7 +15,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use crate::TableFunction;
-use crate::profile::{is_text, normalized_key};
+use crate::profile::{is_text_column, normalized_key};
 use crate::query_table::{QueryTable, plan_query, session_state, string_arg};
 
 const NAME: &str = "find_duplicates";
@@ -145,7 +145,7 @@ impl TableFunctionImpl for FindDuplicatesFunc {
                     }
                     key.push('\u{1}');
                     let value = formatter.value(row).to_string();
-                    if normalized && is_text(column.data_type()) {
+                    if normalized && is_text_column(column.data_type()) {
                         key.push_str(&normalized_key(&value).0);
                     } else {
                         key.push_str(&value);

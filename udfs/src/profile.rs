@@ -206,8 +206,8 @@ fn pg_type_name(t: &DataType) -> String {
     }
 }
 
-/// A text column (not an untyped NULL one, unlike `args::is_text`).
-pub(crate) fn is_text(t: &DataType) -> bool {
+/// A text column — not an untyped NULL one, which `args::is_text` accepts as an argument.
+pub(crate) fn is_text_column(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
 }
 
@@ -242,7 +242,7 @@ fn profile_column(field: &Field, columns: &[ArrayRef], rows: usize) -> Result<Co
     let distinct = counts.distinct();
     let mut top: Vec<(&String, &u64)> = counts.exact.iter().collect();
     top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let text = is_text(t);
+    let text = is_text_column(t);
     let (normalized_distinct, shares) = if text {
         let (n, s) = text_measures(&counts.exact);
         (Some(n), Some(s))

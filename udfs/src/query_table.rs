@@ -41,6 +41,27 @@ pub fn session_state<'a>(session: &'a dyn Session, function: &str) -> Result<&'a
         })
 }
 
+/// The optional options text at argument `index` of `exprs`, parsed by `parse` (its message
+/// prefixed with the function's name), and the text as written (empty when not given: the
+/// options' defaults).
+pub fn options_arg<T: Default>(
+    function: &str,
+    exprs: &[Expr],
+    index: usize,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Result<(T, String)> {
+    match exprs.get(index) {
+        None => Ok((T::default(), String::new())),
+        Some(expr) => {
+            let text = string_arg(function, "options", expr)?;
+            let options = parse(&text).map_err(|e| {
+                datafusion::error::DataFusionError::Plan(format!("{function}: {e}"))
+            })?;
+            Ok((options, text))
+        }
+    }
+}
+
 /// The text of a string-literal argument.
 pub fn string_arg(function: &str, name: &str, expr: &Expr) -> Result<String> {
     match expr {

@@ -10,10 +10,10 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::clv_table::options_arg;
 use super::fitted::read_fit_save;
 use super::input::plan_input;
-use crate::query_table::{QueryTable, constant_arg, session_state, string_arg};
+use super::options::ClvOptions;
+use crate::query_table::{QueryTable, constant_arg, options_arg, session_state, string_arg};
 
 const NAME: &str = "clv_fit";
 
@@ -67,7 +67,7 @@ impl TableFunctionImpl for ClvFitTableFunc {
         let state = session_state(args.session(), NAME)?;
         let query = string_arg(NAME, "query", &exprs[0])?;
         let as_of = constant_arg(NAME, "as_of", &exprs[1])?;
-        let (options, options_text) = options_arg(NAME, exprs, 2)?;
+        let (options, options_text) = options_arg(NAME, exprs, 2, ClvOptions::parse)?;
         let input = Arc::new(plan_input(state, NAME, &query, &as_of, options.unit)?);
         let schema = Arc::new(Schema::new(vec![
             Field::new("model", DataType::Utf8, false),

@@ -17,7 +17,7 @@ use super::fitted::read_fit_save;
 use super::gamma_gamma::expected_value;
 use super::input::plan_input;
 use super::options::ClvOptions;
-use crate::query_table::{QueryTable, constant_arg, session_state, string_arg};
+use crate::query_table::{QueryTable, constant_arg, options_arg, session_state, string_arg};
 
 const NAME: &str = "clv";
 
@@ -66,24 +66,6 @@ impl ClvTableFunc {
     }
 }
 
-/// The options argument at `index`, if given, parsed and as written.
-pub fn options_arg(
-    function: &str,
-    exprs: &[datafusion::logical_expr::Expr],
-    index: usize,
-) -> Result<(ClvOptions, String)> {
-    match exprs.get(index) {
-        Some(e) => {
-            let text = string_arg(function, "options", e)?;
-            let options = ClvOptions::parse(&text).map_err(|e| {
-                datafusion::error::DataFusionError::Plan(format!("{function}: {e}"))
-            })?;
-            Ok((options, text))
-        }
-        None => Ok((ClvOptions::default(), String::new())),
-    }
-}
-
 impl TableFunctionImpl for ClvTableFunc {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let exprs = args.exprs();
@@ -105,7 +87,7 @@ impl TableFunctionImpl for ClvTableFunc {
             }
             _ => return plan_err!("{NAME}: horizon must be a non-negative number, got {horizon}"),
         };
-        let (options, options_text) = options_arg(NAME, exprs, 3)?;
+        let (options, options_text) = options_arg(NAME, exprs, 3, ClvOptions::parse)?;
         let input = Arc::new(plan_input(state, NAME, &query, &as_of, options.unit)?);
         let schema = Arc::new(Schema::new(vec![
             Field::new("customer_id", input.id_type.clone(), false),

@@ -11,7 +11,6 @@ use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 
 use super::args::{KChoice, k_choice};
-use super::options::ClusterOptions;
 use crate::query_table::{constant_arg, plan_query, session_state, string_arg};
 
 pub struct FeatureQuery {
@@ -55,22 +54,6 @@ pub fn feature_query(args: &TableFunctionArgs, function: &str) -> Result<Feature
         key: fields[0].as_ref().clone().with_nullable(true),
         features: fields.iter().skip(1).map(|f| f.as_ref().clone()).collect(),
     })
-}
-
-/// The optional options text at argument `index`.
-pub fn options_arg(
-    args: &TableFunctionArgs,
-    function: &str,
-    index: usize,
-) -> Result<ClusterOptions> {
-    match args.exprs().get(index) {
-        None => Ok(ClusterOptions::default()),
-        Some(expr) => {
-            let text = string_arg(function, "options", expr)?;
-            ClusterOptions::parse(&text)
-                .map_err(|e| datafusion::error::DataFusionError::Plan(format!("{function}: {e}")))
-        }
-    }
 }
 
 pub fn k_arg(args: &TableFunctionArgs, function: &str, index: usize) -> Result<KChoice> {

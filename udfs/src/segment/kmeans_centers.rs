@@ -11,9 +11,10 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::args::fit_choice;
-use super::feature_query::{feature_query, float_field, gather, k_arg, options_arg};
+use super::feature_query::{feature_query, float_field, gather, k_arg};
 use super::features::complete_rows;
-use crate::query_table::QueryTable;
+use super::options::ClusterOptions;
+use crate::query_table::{QueryTable, options_arg};
 
 const NAME: &str = "kmeans_centers";
 
@@ -62,7 +63,7 @@ impl TableFunctionImpl for KMeansCentersTableFunc {
         }
         let query = feature_query(&args, NAME)?;
         let k = k_arg(&args, NAME, 1)?;
-        let options = options_arg(&args, NAME, 2)?;
+        let options = options_arg(NAME, args.exprs(), 2, ClusterOptions::parse)?.0;
         let mut fields = vec![
             Arc::new(Field::new("segment", DataType::Int32, false)),
             Arc::new(Field::new("size", DataType::Int64, false)),

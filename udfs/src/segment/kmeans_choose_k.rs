@@ -10,10 +10,11 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::feature_query::{feature_query, float_field, gather, integer_arg, options_arg};
+use super::feature_query::{feature_query, float_field, gather, integer_arg};
 use super::features::complete_rows;
 use super::kmeans_core::fit_best_k;
-use crate::query_table::QueryTable;
+use super::options::ClusterOptions;
+use crate::query_table::{QueryTable, options_arg};
 
 const NAME: &str = "kmeans_choose_k";
 
@@ -71,7 +72,7 @@ impl TableFunctionImpl for KMeansChooseKTableFunc {
                 "{NAME}: need 2 <= k_min <= k_max <= 50, got k_min {k_min} and k_max {k_max}"
             );
         }
-        let mut options = options_arg(&args, NAME, 3)?;
+        let mut options = options_arg(NAME, args.exprs(), 3, ClusterOptions::parse)?.0;
         options.k_min = k_min;
         options.k_max = k_max;
         let schema = Arc::new(Schema::new(vec![
