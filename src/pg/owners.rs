@@ -9,6 +9,7 @@
 //! oid 10. Every other user's oid is derived from the name, so it is the same in every session
 //! and after a restart, also for a user no longer configured who still owns a table.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -70,14 +71,20 @@ impl Owners {
         FIRST_ROLE_OID + (hash % 1_000_000_000) as i32
     }
 
-    /// The user an oid stands for, among the configured users and the relations' owners.
-    fn name(&self, oid: i64) -> Option<String> {
+    /// The users oids stand for: the configured users and the relations' owners, by oid.
+    fn names_by_oid(&self) -> HashMap<i64, String> {
         let owners = self.tables.owners();
-        std::iter::once(&self.administrator)
+        let mut names = HashMap::new();
+        // The first name with an oid wins, the administrator's before all.
+        for name in std::iter::once(&self.administrator)
             .chain(&self.roles)
             .chain(owners.values())
-            .find(|name| i64::from(self.oid(name)) == oid)
-            .cloned()
+        {
+            names
+                .entry(i64::from(self.oid(name)))
+                .or_insert_with(|| name.clone());
+        }
+        names
     }
 }
 
@@ -114,23 +121,18 @@ impl RowRewrite for OwnerNames {
                 let names = cast(batch.column(name_index), &DataType::Utf8)?;
                 let schemas = cast(batch.column(schema_index), &DataType::Utf8)?;
                 let (names, schemas) = (names.as_string::<i32>(), schemas.as_string::<i32>());
-                let owners: StringArray = (0..batch.num_rows())
+                let (owners, kept): (Vec<String>, Vec<bool>) = (0..batch.num_rows())
                     .map(|i| {
-                        Some(if schemas.is_valid(i) && schemas.value(i) == "public" {
-                            self.owners.of(names.value(i))
+                        if schemas.is_valid(i) && schemas.value(i) == "public" {
+                            let name = names.value(i);
+                            let view = self.tables_only && self.owners.tables.is_view(name);
+                            (self.owners.of(name), !view)
                         } else {
-                            self.owners.administrator.clone()
-                        })
+                            (self.owners.administrator.clone(), true)
+                        }
                     })
-                    .collect();
-                let kept: BooleanArray = (0..batch.num_rows())
-                    .map(|i| {
-                        let public_view = schemas.is_valid(i)
-                            && schemas.value(i) == "public"
-                            && self.owners.tables.is_view(names.value(i));
-                        Some(!(self.tables_only && public_view))
-                    })
-                    .collect();
+                    .unzip();
+                let (owners, kept) = (StringArray::from(owners), BooleanArray::from(kept));
                 let batch = with_column(&batch, owner_index, Arc::new(owners))?;
                 Ok(filter_record_batch(&batch, &kept)?)
             })
@@ -254,12 +256,14 @@ impl ScalarUDFImpl for UserById {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let names = self.owners.names_by_oid();
         map_oids(
             &args,
             |oid| {
                 Some(
-                    self.owners
-                        .name(oid)
+                    names
+                        .get(&oid)
+                        .cloned()
                         .unwrap_or_else(|| format!("unknown (OID={oid})")),
                 )
             },

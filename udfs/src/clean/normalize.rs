@@ -364,10 +364,12 @@ struct RegionPatterns {
     leading_digits: Option<regex::Regex>,
 }
 
-type PatternCache = std::sync::RwLock<HashMap<(String, u16), Option<Arc<RegionPatterns>>>>;
+/// Compiled patterns by (region, country code — for region `001` only); the region names are
+/// the metadata's own, which lives as long as the program.
+type PatternCache = std::sync::RwLock<HashMap<(&'static str, u16), Option<Arc<RegionPatterns>>>>;
 
 impl RegionPatterns {
-    fn of_region(region: &str) -> Option<Arc<Self>> {
+    fn of_region(region: &'static str) -> Option<Arc<Self>> {
         Self::cached(region, 0, || phonenumber::metadata::DATABASE.by_id(region))
     }
 
@@ -382,13 +384,13 @@ impl RegionPatterns {
     }
 
     fn cached<'a>(
-        region: &str,
+        region: &'static str,
         code: u16,
         meta: impl FnOnce() -> Option<&'a phonenumber::metadata::Metadata>,
     ) -> Option<Arc<Self>> {
         static CACHE: std::sync::LazyLock<PatternCache> =
             std::sync::LazyLock::new(Default::default);
-        let key = (region.to_string(), code);
+        let key = (region, code);
         if let Some(known) = CACHE.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return known.clone();
         }

@@ -177,14 +177,23 @@ pub fn minimize_smooth(
         .configure(|state| state.param(start.clone()).max_iters(500))
         .run();
     crate::stop::checkpoint().map_err(|e| e.to_string())?;
-    if let Ok(result) = ended
-        && let Some(best) = result.state().get_best_param()
+    if let Ok(mut result) = ended
+        && let Some(best) = result.state().get_best_param().cloned()
         && best.iter().all(|v| v.abs() <= INTERIOR)
     {
-        let (value, gradient) = f(best);
+        // The best point is usually the last one evaluated: no pass over the customers again.
+        let last = result
+            .problem
+            .take_problem()
+            .and_then(|problem| problem.last.into_inner().ok().flatten())
+            .filter(|(point, ..)| *point == best);
+        let (value, gradient) = match last {
+            Some((_, value, gradient)) => (value, gradient),
+            None => f(&best),
+        };
         let length = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
         if value.is_finite() && length <= FLAT_ENOUGH {
-            return Ok((best.clone(), value));
+            return Ok((best, value));
         }
     }
     // Where the likelihood only flattens towards infinite parameters (a few customers whose
